@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <aurora/builder.h>
+#include <aurora/log.h>
+
+/* the source builder first: the others use ctx->base_iso */
+static const struct aur_builder *const builders[] = {
+	&aur_builder_release_iso,
+	&aur_builder_cloud_config,
+};
+
+int aur_builders_add_all(struct aur_build_ctx *ctx)
+{
+	for (size_t i = 0; i < sizeof(builders) / sizeof(builders[0]); i++) {
+		int r = builders[i]->add_files(ctx);
+
+		if (r < 0) {
+			aur_err("builder '%s' failed to set up its files",
+				builders[i]->name);
+			return r;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * <file>.sha256: a sha256sum line for another file of the tree. Its size
+ * is fixed by the name, so stat and ls cost nothing; the digest is
+ * computed (or taken from a published checksum) on first read.
+ */
+#include <aurora/builder.h>
+#include <aurora/log.h>
+#include <aurora/source.h>
+#include <aurora/tree.h>
+#include <aurora/util.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#define HASH_STEP (4u << 20)
+
+struct checksum_file {
+	struct aur_source src; /* first member */
+	struct aur_node *target;
+	char *name;
+	bool (*known)(void *kctx, unsigned char digest[32]);
+	void *kctx;
+	pthread_mutex_t lock;
+	char *line; /* computed on first read */
+	size_t line_len;
+};
+
+static int hash_image(const struct aur_image *img, unsigned char digest[32])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t *buf = malloc(HASH_STEP);
+	int r = 0;
+
+	if (!md || !buf || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (uint64_t off = 0; off < img->map.size;) {
+		ssize_t n = aur_extmap_pread(&img->map, buf, HASH_STEP, off);
+
+		if (n <= 0) {
+			r = n < 0 ? (int)n : -EIO;
+			goto out;
+		}
+		EVP_DigestUpdate(md, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	EVP_DigestFinal_ex(md, digest, NULL);
+out:
+	EVP_MD_CTX_free(md);
+	free(buf);
+	return r;
+}
+
+static int compute_line(struct checksum_file *cf)
+{
+	unsigned char digest[32];
+	char hex[65];
+
+	if (!cf->known || !cf->known(cf->kctx, digest)) {
+		const struct aur_image *img;
+		int r = aur_node_image(cf->target, &img);
+
+		if (r == 0)
+			r = hash_image(img, digest);
+		if (r < 0) {
+			aur_err("cannot compute the checksum of '%s': %s",
+				cf->name, strerror(-r));
+			return r;
+		}
+	}
+	aur_sha256_hex(digest, hex);
+	cf->line = aur_printf("%s  %s\n", hex, cf->name);
+	if (!cf->line)
+		return -ENOMEM;
+	cf->line_len = strlen(cf->line);
+	return 0;
+}
+
+static ssize_t checksum_pread(struct aur_source *src, void *buf, size_t n,
+			      uint64_t off)
+{
+	struct checksum_file *cf = (struct checksum_file *)src;
+	int r = 0;
+
+	pthread_mutex_lock(&cf->lock);
+	if (!cf->line)
+		r = compute_line(cf);
+	pthread_mutex_unlock(&cf->lock);
+	if (r < 0)
+		return r;
+	if (off >= cf->line_len)
+		return 0;
+	n = AUR_MIN(n, cf->line_len - (size_t)off);
+	memcpy(buf, cf->line + off, n);
+	return (ssize_t)n;
+}
+
+static const struct aur_source_ops checksum_source_ops = {
+	.pread = checksum_pread,
+};
+
+static int build(void *ctx, struct aur_image *img)
+{
+	struct checksum_file *cf = ctx;
+	const struct aur_image *target;
+	int r = aur_node_image(cf->target, &target);
+
+	if (r < 0)
+		return r;
+	img->mtime = target->mtime;
+	/* 64 hex digits, two spaces, the name, a newline */
+	return aur_extmap_add_source(&img->map, "sha256sum line", &cf->src, 0,
+				     64 + 2 + strlen(cf->name) + 1);
+}
+
+static const struct aur_file_ops ops = {.build = build};
+
+static void checksum_free(void *ctx)
+{
+	struct checksum_file *cf = ctx;
+
+	pthread_mutex_destroy(&cf->lock);
+	free(cf->name);
+	free(cf->line);
+	free(cf);
+}
+
+int aur_checksum_file_add(struct aur_build_ctx *ctx, const char *path,
+			  struct aur_node *target, const char *name,
+			  bool (*known)(void *kctx, unsigned char digest[32]),
+			  void *kctx)
+{
+	struct checksum_file *cf = calloc(1, sizeof(*cf));
+	int r;
+
+	if (!cf)
+		return -ENOMEM;
+	cf->src.ops = &checksum_source_ops;
+	cf->target = target;
+	cf->known = known;
+	cf->kctx = kctx;
+	pthread_mutex_init(&cf->lock, NULL);
+	cf->name = strdup(name);
+	if (!cf->name) {
+		checksum_free(cf);
+		return -ENOMEM;
+	}
+	r = aur_tree_on_free(ctx->tree, checksum_free, cf);
+	if (r < 0) {
+		checksum_free(cf);
+		return r;
+	}
+	return aur_tree_add_file(ctx->tree, path, &ops, cf, NULL);
+}

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The release ISO: /iso/<name>.iso is the release asset itself, served
+ * from the blob cache (fetched by ranges as it is read), and
+ * /iso/<name>.iso.sha256 its checksum. The same blob is the base ISO of
+ * every derived output.
+ */
+#include <aurora/blob.h>
+#include <aurora/builder.h>
+#include <aurora/config.h>
+#include <aurora/log.h>
+#include <aurora/release.h>
+#include <aurora/tree.h>
+#include <aurora/util.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+struct release_iso {
+	struct aur_build_ctx *bctx;
+	char *name;	    /* shown as <name>.iso */
+	char *url;	    /* of the asset */
+	char *checksum_url; /* <url>.sha256 */
+	pthread_mutex_t lock;
+	struct aur_blob *blob; /* opened on first use */
+};
+
+static int release_blob(struct release_iso *ri, struct aur_blob **out)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&ri->lock);
+	if (!ri->blob)
+		r = aur_blob_open(ri->bctx->state_dir, ri->url,
+				  ri->checksum_url, &ri->blob);
+	if (r == 0)
+		*out = ri->blob;
+	pthread_mutex_unlock(&ri->lock);
+	return r;
+}
+
+static int base_open(void *ctx, struct aur_source **src, uint64_t *size,
+		     time_t *mtime)
+{
+	struct aur_blob *b = NULL;
+	int r = release_blob(ctx, &b);
+
+	if (r < 0)
+		return r;
+	*src = aur_blob_source(b);
+	*size = aur_blob_size(b);
+	*mtime = aur_blob_mtime(b);
+	return 0;
+}
+
+static int build_iso(void *ctx, struct aur_image *img)
+{
+	struct aur_source *src;
+	uint64_t size;
+	int r = base_open(ctx, &src, &size, &img->mtime);
+
+	if (r < 0)
+		return r;
+	return aur_extmap_add_source(&img->map, "release asset", src, 0, size);
+}
+
+static const struct aur_file_ops iso_ops = {.build = build_iso};
+
+static bool published_digest(void *ctx, unsigned char digest[32])
+{
+	struct aur_blob *b = NULL;
+
+	return release_blob(ctx, &b) == 0 &&
+	       aur_blob_published_digest(b, digest);
+}
+
+static void release_iso_free(void *ctx)
+{
+	struct release_iso *ri = ctx;
+
+	aur_blob_close(ri->blob);
+	pthread_mutex_destroy(&ri->lock);
+	free(ri->name);
+	free(ri->url);
+	free(ri->checksum_url);
+	free(ri);
+}
+
+static int add_files(struct aur_build_ctx *ctx)
+{
+	const struct aur_config *cfg = ctx->cfg;
+	struct release_iso *ri;
+	AUR_AUTOFREE char *asset = NULL;
+	AUR_AUTOFREE char *file = NULL;
+	AUR_AUTOFREE char *iso_path = NULL;
+	AUR_AUTOFREE char *sum_path = NULL;
+	struct aur_node *iso;
+	int r;
+
+	if (cfg->container_image && *cfg->container_image)
+		return 0; /* an image source, not a release */
+	ri = calloc(1, sizeof(*ri));
+	if (!ri)
+		return -ENOMEM;
+	pthread_mutex_init(&ri->lock, NULL);
+	ri->bctx = ctx;
+	r = aur_tree_on_free(ctx->tree, release_iso_free, ri);
+	if (r < 0) {
+		release_iso_free(ri);
+		return r;
+	}
+	asset = aur_release_asset_name(cfg);
+	if (!asset)
+		return -ENOMEM;
+	ri->name = strdup(cfg->iso.override_name && *cfg->iso.override_name
+				  ? cfg->iso.override_name
+				  : asset);
+	file = aur_printf("%s.iso", asset);
+	if (!ri->name || !file)
+		return -ENOMEM;
+	if (strchr(ri->name, '/')) {
+		aur_err("iso.override_name '%s' must not contain '/'",
+			ri->name);
+		return -EINVAL;
+	}
+	ri->url = aur_release_asset_url(cfg, file);
+	ri->checksum_url = ri->url ? aur_printf("%s.sha256", ri->url) : NULL;
+	iso_path = aur_printf("/iso/%s.iso", ri->name);
+	sum_path = aur_printf("/iso/%s.iso.sha256", ri->name);
+	if (!ri->url || !ri->checksum_url || !iso_path || !sum_path)
+		return -ENOMEM;
+	aur_info("release ISO '%s' from '%s'", iso_path, ri->url);
+
+	r = aur_tree_add_file(ctx->tree, iso_path, &iso_ops, ri, &iso);
+	if (r < 0)
+		return r;
+	r = aur_checksum_file_add(ctx, sum_path, iso, iso_path + 5,
+				  published_digest, ri);
+	if (r < 0)
+		return r;
+	ctx->base_iso.open = base_open;
+	ctx->base_iso.ctx = ri;
+	ctx->base_iso.name = ri->name;
+	return 0;
+}
+
+const struct aur_builder aur_builder_release_iso = {
+	.name = "release-iso",
+	.add_files = add_files,
+};

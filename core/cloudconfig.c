@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <aurora/cloudconfig.h>
+#include <aurora/config.h>
+#include <aurora/fetch.h>
+#include <aurora/log.h>
+#include <aurora/template.h>
+#include <aurora/util.h>
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int aur_cloud_config_read(const char *arg, char **buf, size_t *len)
+{
+	struct stat st;
+	int r;
+
+	if (strcmp(arg, "-") == 0) {
+		r = aur_read_fd(STDIN_FILENO, AUR_CLOUD_CONFIG_MAX, buf, len);
+		if (r < 0)
+			aur_err("cannot read the cloud-config from standard "
+				"input: %s",
+				strerror(-r));
+	} else if (stat(arg, &st) == 0) {
+		r = aur_read_file(arg, AUR_CLOUD_CONFIG_MAX, buf, len);
+		if (r < 0)
+			aur_err("cannot read cloud-config '%s': %s", arg,
+				strerror(-r));
+	} else if (aur_is_url(arg)) {
+		char err[AUR_FETCH_ERRLEN];
+
+		r = aur_fetch_all(arg, AUR_CLOUD_CONFIG_MAX, buf, len, err);
+		if (r < 0)
+			aur_err("cannot fetch cloud-config %s", err);
+	} else {
+		aur_err("cloud-config '%s': no such file, and not an http, "
+			"https or file URL",
+			arg);
+		return -ENOENT;
+	}
+	if (r == 0 && *len == 0) {
+		aur_err("cloud-config '%s' is empty", arg);
+		free(*buf);
+		return -ENODATA;
+	}
+	return r;
+}
+
+int aur_cloud_config_render(const struct aur_config *cfg, const char *raw,
+			    size_t len, const char *origin, char **out,
+			    size_t *outlen)
+{
+	if (!raw && cfg->cloud_config && *cfg->cloud_config) {
+		raw = cfg->cloud_config;
+		len = strlen(raw);
+		origin = "cloud_config";
+	}
+	if (!raw) {
+		*out = NULL;
+		*outlen = 0;
+		return 0;
+	}
+	return aur_template_render(raw, len, cfg->set_values, origin, out,
+				   outlen);
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cloudconfig.h - the cloud-config that aurorafs puts into what it builds.
+ *
+ * It comes from --cloud-config (standard input "-", a file, or an http,
+ * https or file URL), else from the config file's cloud_config key, and is
+ * rendered with the --set values (template.h).
+ */
+#ifndef AURORA_CLOUDCONFIG_H
+#define AURORA_CLOUDCONFIG_H
+
+#include <stddef.h>
+
+struct aur_config;
+
+#define AUR_CLOUD_CONFIG_MAX (16u << 20)
+
+/* Read the --cloud-config argument @arg. Caller frees *@buf. Logs and
+ * returns -errno (-ENODATA if it is empty). */
+int aur_cloud_config_read(const char *arg, char **buf, size_t *len);
+
+/*
+ * The rendered cloud-config: @raw (from --cloud-config, may be NULL) or
+ * else cfg->cloud_config, templated with cfg->set_values. *@out is NULL
+ * (and *@outlen 0) when there is no cloud-config at all. Caller frees.
+ */
+int aur_cloud_config_render(const struct aur_config *cfg, const char *raw,
+			    size_t len, const char *origin, char **out,
+			    size_t *outlen);
+
+#endif

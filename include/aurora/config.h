@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * config.h - the typed AuroraBoot configuration.
+ *
+ * The config file (YAML, local path or URL) and the --set pairs are loaded
+ * into aur_kv trees, merged (--set wins), then bound key by key to struct
+ * aur_config. Every AuroraBoot key is known; unknown keys are warned about,
+ * bad values are errors that name the key and where it was set.
+ *
+ * All strings are owned by the config and freed by aur_config_free(); an
+ * unset string key is NULL.
+ */
+#ifndef AURORA_CONFIG_H
+#define AURORA_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct aur_kv;
+
+#define AUR_DEFAULT_RELEASE_SERVER "https://github.com"
+
+struct aur_config {
+	/* source: a container image, or a release on a release server */
+	char *container_image;
+	char *repository;
+	char *release_version;
+	char *artifact_version;
+	char *flavor;
+	char *flavor_release;
+	char *variant;
+	char *platform;
+	char *model;
+	char *arch;
+	char *release_server; /* aurorafs: default AUR_DEFAULT_RELEASE_SERVER */
+	char *release_asset;  /* aurorafs: asset base name, overrides naming */
+
+	char *cloud_config; /* from the config file, verbatim */
+	bool no_default_cloud_config;
+	bool disable_netboot;
+	bool disable_http_server;
+	bool disable_iso;
+	char *netboot_http_port;
+	char *netboot_listen_addr;
+	char *listen_addr;
+	char *state_dir;
+	bool allow_insecure_registries;
+
+	struct {
+		char *name;
+		char *override_name;
+		bool include_date;
+		char *overlay_iso;
+		char *overlay_rootfs;
+		char *extend_live_cmdline;
+		char *live_console;
+	} iso;
+	struct {
+		char *cmdline;
+	} netboot;
+	struct {
+		bool efi, bios, gce, vhd, partitions, maas;
+		uint64_t size_mib, state_size_mib, recovery_image_size_mib;
+	} disk;
+	struct {
+		char *memory, *cores, *qemu_bin;
+		bool kvm;
+	} system;
+
+	/* the --set pairs as a tree: the data of cloud-config templates */
+	struct aur_kv *set_values;
+};
+
+/*
+ * Parse one --set argument "key=value" into @sets (created on first use).
+ * Dotted keys nest, "true"/"false" become booleans, the last pair wins,
+ * the legacy keys disk.raw and disk.mbr mean disk.efi and disk.bios.
+ * Logs and returns -EINVAL on a malformed argument.
+ */
+int aur_config_add_set(struct aur_kv **sets, const char *arg);
+
+/*
+ * Build the config from the YAML text of the config file (@text may be NULL
+ * for none; @origin names it in messages and must outlive the config) and
+ * the --set tree @sets (may be NULL; ownership passes to the config).
+ * Logs every problem; returns -EINVAL if any key had a bad value. Does not
+ * check that a source is defined: see aur_config_validate().
+ */
+int aur_config_load(const char *text, size_t len, const char *origin,
+		    struct aur_kv *sets, struct aur_config **out);
+
+/* Check the combination of keys (a source is defined, disk options agree).
+ * Logs the reason and returns -EINVAL. */
+int aur_config_validate(const struct aur_config *cfg);
+
+void aur_config_free(struct aur_config *cfg);
+
+#endif

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * kv.h - a small tree of named values that remembers where each value came
+ * from (file:line or "--set"). It is the common form of the YAML config
+ * file and of the --set pairs: both are loaded into a tree, the pairs are
+ * merged over the file, and the result is bound to struct aur_config. The
+ * --set tree is also the data of cloud-config templates.
+ *
+ * A node is a map (ordered children), a sequence (ordered children without
+ * keys) or a scalar (text). Trees own all their strings and nodes.
+ */
+#ifndef AURORA_KV_H
+#define AURORA_KV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum aur_kv_kind { AUR_KV_MAP, AUR_KV_SEQ, AUR_KV_SCALAR };
+
+struct aur_kv {
+	enum aur_kv_kind kind;
+	char *key;	 /* NULL for the root and sequence items */
+	char *value;	 /* scalars only */
+	bool plain;	 /* scalar written without quotes (true/1 are typed) */
+	const char *origin; /* borrowed: file name, URL or "--set" */
+	int line;	 /* 1-based, 0 if unknown */
+	struct aur_kv *child, *last_child, *next;
+};
+
+/* An empty map. NULL on ENOMEM. */
+struct aur_kv *aur_kv_new_map(const char *origin);
+void aur_kv_free(struct aur_kv *kv);
+
+/* Parse a YAML document whose top level is a mapping. @origin names the
+ * source in messages and must outlive the tree. An empty document gives an
+ * empty map. On a syntax error logs "<origin>:<line>:<col>: <problem>" and
+ * returns -EINVAL. */
+int aur_kv_parse_yaml(const char *text, size_t len, const char *origin,
+		      struct aur_kv **out);
+
+/* Set the scalar at dotted @path ("iso.override_name"), creating maps on
+ * the way and replacing whatever was there (the last write wins). */
+int aur_kv_set(struct aur_kv *root, const char *path, const char *value,
+	       bool plain, const char *origin, int line);
+
+/* The node at dotted @path, or NULL. */
+const struct aur_kv *aur_kv_get(const struct aur_kv *root, const char *path);
+
+/* The direct child of map @m named @key, or NULL. */
+const struct aur_kv *aur_kv_child(const struct aur_kv *m, const char *key);
+
+/* Copy every scalar of @src over @dst (maps merge recursively). */
+int aur_kv_merge(struct aur_kv *dst, const struct aur_kv *src);
+
+#endif

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * template.h - cloud-config templating with the --set values.
+ *
+ * Recognised actions are field lookups in either delimiter pair that
+ * AuroraBoot has used: "[[ .a.b ]]" (the Kairos docs) and "[[[ .a.b ]]]"
+ * (AuroraBoot since 2023), with Go's "-" trim markers ("[[- .a -]]"). The
+ * value is the --set pair a.b. A missing key renders empty and is warned
+ * about. Anything else, "{{ ... }}" and YAML flow lists such as
+ * "[[1, 2]]" included, is copied byte for byte, so a cloud-config without
+ * actions comes out identical to its input.
+ */
+#ifndef AURORA_TEMPLATE_H
+#define AURORA_TEMPLATE_H
+
+#include <stddef.h>
+
+struct aur_kv;
+
+/* Render @in (@len bytes) into a malloc'd, NUL-terminated *@out (caller
+ * frees). @data may be NULL (every key is then missing). @origin names the
+ * input in warnings. Returns 0 or -ENOMEM. */
+int aur_template_render(const char *in, size_t len, const struct aur_kv *data,
+			const char *origin, char **out, size_t *outlen);
+
+#endif
