@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "test_helpers.h"
+
+#include <aurora/config.h>
+#include <aurora/kv.h>
+
+#include <errno.h>
+#include <string.h>
+
+static int teardown(void **state)
+{
+	release_logs();
+	return 0;
+}
+
+static struct aur_config *load(const char *yaml, struct aur_kv *sets, int *r)
+{
+	struct aur_config *cfg = NULL;
+
+	*r = aur_config_load(yaml, yaml ? strlen(yaml) : 0, "test.yaml", sets,
+			     &cfg);
+	return cfg;
+}
+
+static void every_key_is_typed(void **state)
+{
+	const char *yaml =
+		"container_image: quay.io/kairos/ubuntu:24.04\n"
+		"repository: kairos-io/kairos\n"
+		"release_version: v3.2.1\n"
+		"artifact_version: v3.2.1-k3sv1.31\n"
+		"flavor: ubuntu\n"
+		"flavor_release: '24.04'\n"
+		"variant: standard\n"
+		"model: rpi4\n"
+		"arch: arm64\n"
+		"disable_netboot: true\n"
+		"disable_http_server: yes\n"
+		"disable_iso: false\n"
+		"netboot_http_port: 9000\n"
+		"state_dir: /var/lib/x\n"
+		"allow-insecure-registries: true\n"
+		"iso:\n"
+		"  override_name: custom\n"
+		"  include_date: true\n"
+		"  extend-live-cmdline: rd.debug\n"
+		"  live_console: console=ttyS1\n"
+		"netboot:\n"
+		"  cmdline: quiet\n"
+		"disk:\n"
+		"  efi: true\n"
+		"  size: '16000'\n"
+		"  state_size: 8000\n"
+		"system:\n"
+		"  kvm: true\n"
+		"cloud_config: |\n"
+		"  #cloud-config\n"
+		"  hostname: x\n";
+	struct aur_config *cfg;
+	int r;
+
+	capture_logs();
+	cfg = load(yaml, NULL, &r);
+	assert_int_equal(r, 0);
+	assert_string_equal(cfg->container_image, "quay.io/kairos/ubuntu:24.04");
+	assert_string_equal(cfg->flavor_release, "24.04");
+	assert_string_equal(cfg->netboot_http_port, "9000");
+	assert_true(cfg->disable_netboot);
+	assert_true(cfg->disable_http_server);
+	assert_false(cfg->disable_iso);
+	assert_true(cfg->allow_insecure_registries);
+	assert_string_equal(cfg->iso.override_name, "custom");
+	assert_true(cfg->iso.include_date);
+	assert_string_equal(cfg->iso.extend_live_cmdline, "rd.debug");
+	assert_string_equal(cfg->iso.live_console, "console=ttyS1");
+	assert_string_equal(cfg->netboot.cmdline, "quiet");
+	assert_true(cfg->disk.efi);
+	assert_int_equal(cfg->disk.size_mib, 16000);
+	assert_int_equal(cfg->disk.state_size_mib, 8000);
+	assert_true(cfg->system.kvm);
+	assert_string_equal(cfg->cloud_config, "#cloud-config\nhostname: x\n");
+	assert_string_equal(cfg->release_server, "https://github.com");
+	/* nothing unknown, nothing wrong */
+	assert_string_equal(captured_logs(), "");
+	assert_int_equal(aur_config_validate(cfg), 0);
+	aur_config_free(cfg);
+}
+
+static void unknown_keys_warn_with_location(void **state)
+{
+	struct aur_config *cfg;
+	int r;
+
+	capture_logs();
+	cfg = load("flavor: x\nfoo: 1\niso:\n  colour: red\n", NULL, &r);
+	assert_int_equal(r, 0);
+	assert_non_null(strstr(captured_logs(),
+			       "test.yaml:2: unknown key 'foo' (ignored)"));
+	assert_non_null(strstr(captured_logs(),
+			       "test.yaml:4: unknown key 'iso.colour'"));
+	aur_config_free(cfg);
+}
+
+static void bad_values_name_key_and_line(void **state)
+{
+	struct aur_config *cfg;
+	int r;
+
+	capture_logs();
+	cfg = load("flavor: x\n\ndisable_iso: maybe\n", NULL, &r);
+	assert_int_equal(r, -EINVAL);
+	assert_null(cfg);
+	assert_non_null(strstr(captured_logs(), "test.yaml:3: key "
+						"'disable_iso' must be true or "
+						"false, not 'maybe'"));
+
+	capture_logs();
+	cfg = load("disk:\n  size: 12GB\n", NULL, &r);
+	assert_int_equal(r, -EINVAL);
+	assert_non_null(strstr(captured_logs(), "test.yaml:2: key 'disk.size'"));
+
+	capture_logs();
+	cfg = load("flavor:\n  - a\n", NULL, &r);
+	assert_int_equal(r, -EINVAL);
+	assert_non_null(strstr(captured_logs(),
+			       "key 'flavor' must be a string, not a list"));
+}
+
+static void yaml_syntax_errors_have_a_position(void **state)
+{
+	struct aur_config *cfg;
+	int r;
+
+	capture_logs();
+	cfg = load("flavor: x\n  bad: [\n", NULL, &r);
+	assert_int_equal(r, -EINVAL);
+	assert_null(cfg);
+	assert_non_null(strstr(captured_logs(), "test.yaml:2:"));
+
+	capture_logs();
+	cfg = load("- a\n- b\n", NULL, &r);
+	assert_int_equal(r, -EINVAL);
+	assert_non_null(strstr(captured_logs(), "must be a mapping"));
+}
+
+static void no_source_is_an_error(void **state)
+{
+	struct aur_config *cfg;
+	int r;
+
+	capture_logs();
+	cfg = load("repository: a/b\nrelease_version: v1\nflavor: x\n", NULL,
+		   &r);
+	assert_int_equal(r, 0);
+	assert_int_equal(aur_config_validate(cfg), -EINVAL);
+	assert_non_null(strstr(captured_logs(),
+			       "no source defined: provide container_image "
+			       "or a complete release artifact "
+			       "configuration"));
+	aur_config_free(cfg);
+
+	cfg = load("container_image: x\ndisk:\n  partitions: true\n  vhd: "
+		   "true\n",
+		   NULL, &r);
+	assert_int_equal(aur_config_validate(cfg), -EINVAL);
+	aur_config_free(cfg);
+}
+
+static void set_pairs_nest_and_override(void **state)
+{
+	struct aur_kv *sets = NULL;
+	struct aur_config *cfg;
+	int r;
+
+	capture_logs();
+	assert_int_equal(aur_config_add_set(&sets, "flavor=debian"), 0);
+	assert_int_equal(aur_config_add_set(&sets, "iso.override_name=a"), 0);
+	assert_int_equal(aur_config_add_set(&sets, "iso.override_name=b"), 0);
+	assert_int_equal(
+		aur_config_add_set(&sets, "iso.extend-live-cmdline=x=y z"), 0);
+	assert_int_equal(aur_config_add_set(&sets, "disable_iso=true"), 0);
+	assert_int_equal(aur_config_add_set(&sets, "disk.raw=true"), 0);
+	assert_int_equal(aur_config_add_set(&sets, "DISK.MBR=true"), 0);
+	assert_int_equal(aur_config_add_set(&sets, "custom.key=value"), 0);
+	cfg = load("flavor: ubuntu\ndisable_iso: false\niso:\n  name: keep\n",
+		   sets, &r);
+	assert_int_equal(r, 0);
+	assert_string_equal(cfg->flavor, "debian");
+	assert_string_equal(cfg->iso.override_name, "b");
+	assert_string_equal(cfg->iso.name, "keep");
+	assert_string_equal(cfg->iso.extend_live_cmdline, "x=y z");
+	assert_true(cfg->disable_iso);
+	assert_true(cfg->disk.efi);
+	assert_true(cfg->disk.bios);
+	/* the pairs stay available as template data */
+	assert_string_equal(aur_kv_get(cfg->set_values, "custom.key")->value,
+			    "value");
+	assert_true(aur_kv_get(cfg->set_values, "disable_iso")->plain);
+	aur_config_free(cfg);
+}
+
+static void malformed_set_pairs_are_rejected(void **state)
+{
+	struct aur_kv *sets = NULL;
+
+	capture_logs();
+	assert_int_equal(aur_config_add_set(&sets, "novalue"), -EINVAL);
+	assert_int_equal(aur_config_add_set(&sets, "=x"), -EINVAL);
+	assert_int_equal(aur_config_add_set(&sets, "a..b=x"), -EINVAL);
+	assert_non_null(strstr(captured_logs(), "expected key=value"));
+	aur_kv_free(sets);
+}
+
+static void deprecated_keys_are_migrated(void **state)
+{
+	struct aur_config *cfg;
+	int r;
+
+	capture_logs();
+	cfg = load("insecure: true\niso:\n  data: /srv/overlay\n", NULL, &r);
+	assert_int_equal(r, 0);
+	assert_true(cfg->allow_insecure_registries);
+	assert_string_equal(cfg->iso.overlay_iso, "/srv/overlay");
+	assert_non_null(strstr(captured_logs(), "'iso.data' is deprecated"));
+	aur_config_free(cfg);
+
+	cfg = load("insecure: true\nallow-insecure-registries: false\n", NULL,
+		   &r);
+	assert_false(cfg->allow_insecure_registries);
+	aur_config_free(cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(every_key_is_typed, teardown),
+		cmocka_unit_test_teardown(unknown_keys_warn_with_location,
+					  teardown),
+		cmocka_unit_test_teardown(bad_values_name_key_and_line,
+					  teardown),
+		cmocka_unit_test_teardown(yaml_syntax_errors_have_a_position,
+					  teardown),
+		cmocka_unit_test_teardown(no_source_is_an_error, teardown),
+		cmocka_unit_test_teardown(set_pairs_nest_and_override,
+					  teardown),
+		cmocka_unit_test_teardown(malformed_set_pairs_are_rejected,
+					  teardown),
+		cmocka_unit_test_teardown(deprecated_keys_are_migrated,
+					  teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
