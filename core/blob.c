@@ -18,8 +18,6 @@
 #define CHUNK_SHIFT 20
 #define CHUNK_SIZE (UINT64_C(1) << CHUNK_SHIFT)
 #define RA_MAX_CHUNKS 32
-#define FLUSH_BATCH 32
-#define FLUSH_INTERVAL_MS 1000
 /* byte of the map file locked while a cache directory is (re)created */
 #define SETUP_LOCK_OFF (UINT64_C(1) << 40)
 #define META_MAGIC "aurorafs-blob 1"
@@ -52,14 +50,6 @@ struct aur_blob {
 	unsigned nprefetch;
 	uint64_t fetched_bytes;
 
-	/* chunks written to data but not yet recorded in map */
-	uint8_t *dirty;
-	uint32_t ndirty;
-	bool stopping;
-	pthread_cond_t flush_cond;
-	pthread_mutex_t flush_io; /* held while map bytes are written */
-	pthread_t flusher;
-	bool flusher_running;
 };
 
 static const struct aur_source_ops blob_source_ops;
@@ -248,81 +238,44 @@ static int cache_create(struct aur_blob *b, const char *checksum_url)
 	return meta_write(b, false);
 }
 
-/* ---- flusher: data durable first, map bytes second ---- */
+/* ---- the map: data durable first, map bytes second ---- */
 
-static int write_map_bytes(struct aur_blob *b, const uint8_t *which,
-			   uint8_t value)
+/* Set the map bytes of chunks @first + i for which @which[i] is set. */
+static int write_map_bytes(struct aur_blob *b, uint32_t first, uint32_t n,
+			   const uint8_t *which, uint8_t value)
 {
 	int r = 0;
 
-	for (uint32_t c = 0; c < b->nchunks && r == 0;) {
-		uint32_t e;
+	for (uint32_t i = 0; i < n && r == 0;) {
 		uint8_t buf[256];
+		uint32_t e;
 
-		if (!which[c]) {
-			c++;
+		if (!which[i]) {
+			i++;
 			continue;
 		}
-		for (e = c; e < b->nchunks && which[e] && e - c < sizeof(buf);
-		     e++)
+		for (e = i; e < n && which[e] && e - i < sizeof(buf); e++)
 			;
-		memset(buf, value, e - c);
-		r = aur_pwrite_full(b->map_fd, buf, e - c, c);
-		c = e;
+		memset(buf, value, e - i);
+		r = aur_pwrite_full(b->map_fd, buf, e - i, first + i);
+		i = e;
 	}
 	return r;
 }
 
-/* Called with b->lock held; drops it during I/O. */
-static void flush_locked(struct aur_blob *b)
+/* Record chunks that a fetch wrote: fdatasync the data first, so that the
+ * map never claims bytes a crash or power loss could lose. */
+static void record_chunks(struct aur_blob *b, uint32_t first, uint32_t n,
+			  const uint8_t *done)
 {
-	uint8_t *batch;
-	int r;
+	int r = fdatasync(b->data_fd) < 0 ? -errno : 0;
 
-	if (b->ndirty == 0)
-		return;
-	batch = malloc(b->nchunks);
-	if (!batch)
-		return;
-	memcpy(batch, b->dirty, b->nchunks);
-	memset(b->dirty, 0, b->nchunks);
-	b->ndirty = 0;
-	pthread_mutex_lock(&b->flush_io);
-	pthread_mutex_unlock(&b->lock);
-	r = fdatasync(b->data_fd) < 0 ? -errno : 0;
 	if (r == 0)
-		r = write_map_bytes(b, batch, 1);
+		r = write_map_bytes(b, first, n, done, 1);
 	if (r < 0)
 		aur_warn("cache '%s': cannot record fetched chunks: %s (they "
 			 "will be fetched again)",
 			 b->dir, strerror(-r));
-	pthread_mutex_unlock(&b->flush_io);
-	pthread_mutex_lock(&b->lock);
-	free(batch);
-}
-
-static void *flusher_main(void *arg)
-{
-	struct aur_blob *b = arg;
-
-	pthread_mutex_lock(&b->lock);
-	while (!b->stopping) {
-		struct timespec ts;
-
-		if (b->ndirty == 0) {
-			pthread_cond_wait(&b->flush_cond, &b->lock);
-			continue;
-		}
-		if (b->ndirty < FLUSH_BATCH) {
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += FLUSH_INTERVAL_MS / 1000;
-			pthread_cond_timedwait(&b->flush_cond, &b->lock, &ts);
-		}
-		flush_locked(b);
-	}
-	flush_locked(b);
-	pthread_mutex_unlock(&b->lock);
-	return NULL;
 }
 
 /* ---- verification ---- */
@@ -333,26 +286,22 @@ static void discard(struct aur_blob *b)
 	uint8_t *all = malloc(b->nchunks ? b->nchunks : 1);
 
 	pthread_mutex_lock(&b->lock);
-	memset(b->dirty, 0, b->nchunks);
-	b->ndirty = 0;
 	for (uint32_t c = 0; c < b->nchunks; c++)
 		if (b->state[c] == CHUNK_PRESENT)
 			b->state[c] = CHUNK_ABSENT;
 	b->npresent = 0;
 	pthread_mutex_unlock(&b->lock);
 
-	pthread_mutex_lock(&b->flush_io);
 	range_lock(b->map_fd, F_WRLCK, 0, b->nchunks ? b->nchunks : 1);
 	if (all) {
 		memset(all, 1, b->nchunks);
-		write_map_bytes(b, all, 0);
+		write_map_bytes(b, 0, b->nchunks, all, 0);
 	}
 	if (ftruncate(b->data_fd, 0) < 0 ||
 	    ftruncate(b->data_fd, (off_t)b->size) < 0)
 		aur_warn("cache '%s': cannot empty the data file: %s", b->dir,
 			 strerror(errno));
 	range_lock(b->map_fd, F_UNLCK, 0, b->nchunks ? b->nchunks : 1);
-	pthread_mutex_unlock(&b->flush_io);
 	free(all);
 }
 
@@ -417,9 +366,6 @@ static int verify(struct aur_blob *b)
 		pthread_mutex_unlock(&b->lock);
 		return -EIO;
 	}
-	pthread_mutex_lock(&b->lock);
-	flush_locked(b);
-	pthread_mutex_unlock(&b->lock);
 	r = meta_write(b, true);
 	if (r < 0)
 		aur_warn("cache '%s': cannot record the verification: %s",
@@ -439,6 +385,7 @@ struct sink_ctx {
 	uint64_t pos;
 	uint32_t first;	      /* chunk number of owned[0] */
 	const uint8_t *owned; /* chunks this fetch writes */
+	uint8_t *done;	      /* ... and those it completed */
 };
 
 /* under b->lock */
@@ -446,9 +393,6 @@ static void mark_present(struct aur_blob *b, uint32_t c)
 {
 	b->state[c] = CHUNK_PRESENT;
 	b->npresent++;
-	b->dirty[c] = 1;
-	if (++b->ndirty >= FLUSH_BATCH)
-		pthread_cond_signal(&b->flush_cond);
 	if (b->npresent == b->nchunks && b->status == BLOB_PARTIAL)
 		b->status = BLOB_COMPLETE;
 	pthread_cond_broadcast(&b->cond);
@@ -477,6 +421,7 @@ static int sink_write(void *ctx, const void *buf, size_t len)
 		p += k;
 		len -= k;
 		if (own && s->pos == end) {
+			s->done[c - s->first] = 1;
 			pthread_mutex_lock(&b->lock);
 			mark_present(b, c);
 			pthread_mutex_unlock(&b->lock);
@@ -497,6 +442,12 @@ static int fetch_owned(struct aur_blob *b, uint32_t first, uint32_t n,
 	uint32_t lo = n, hi = 0;
 	int r;
 
+	s.done = calloc(n, 1);
+	if (!s.done) {
+		r = -ENOMEM;
+		goto out;
+	}
+
 	r = range_lock(b->map_fd, F_WRLCK, first, n);
 	if (r < 0) {
 		aur_err("cache '%s': cannot lock the chunk map: %s", b->dir,
@@ -515,8 +466,6 @@ static int fetch_owned(struct aur_blob *b, uint32_t first, uint32_t n,
 				if (owned[i] && on_disk[i] == 1) {
 					owned[i] = 0;
 					mark_present(b, first + i);
-					b->dirty[first + i] = 0;
-					b->ndirty--;
 				}
 			}
 			pthread_mutex_unlock(&b->lock);
@@ -554,6 +503,8 @@ static int fetch_owned(struct aur_blob *b, uint32_t first, uint32_t n,
 			aur_err("cannot fetch %s", err);
 		}
 	}
+	/* before unlocking: other daemons read the map once they lock */
+	record_chunks(b, first, n, s.done);
 	range_lock(b->map_fd, F_UNLCK, first, n);
 out:
 	pthread_mutex_lock(&b->lock);
@@ -569,6 +520,7 @@ out:
 	}
 	pthread_cond_broadcast(&b->cond);
 	pthread_mutex_unlock(&b->lock);
+	free(s.done);
 	return r;
 }
 
@@ -760,9 +712,22 @@ static int blob_fd_range(struct aur_source *src, uint64_t off, size_t n,
 	return 0;
 }
 
+static bool blob_is_final(struct aur_source *src)
+{
+	struct aur_blob *b = (struct aur_blob *)src;
+	bool final;
+
+	pthread_mutex_lock(&b->lock);
+	final = b->status == BLOB_VERIFIED ||
+		(b->status == BLOB_COMPLETE && !b->have_digest);
+	pthread_mutex_unlock(&b->lock);
+	return final;
+}
+
 static const struct aur_source_ops blob_source_ops = {
 	.pread = blob_pread,
 	.fd_range = blob_fd_range,
+	.is_final = blob_is_final,
 };
 
 /* ---- open / close ---- */
@@ -774,8 +739,7 @@ static int load_state(struct aur_blob *b, bool verified)
 	b->ra_next = UINT32_MAX;
 	b->ra_chunks = 1;
 	b->state = calloc(b->nchunks ? b->nchunks : 1, 1);
-	b->dirty = calloc(b->nchunks ? b->nchunks : 1, 1);
-	if (!b->state || !b->dirty)
+	if (!b->state)
 		return -ENOMEM;
 	if (verified) {
 		memset(b->state, CHUNK_PRESENT, b->nchunks);
@@ -825,9 +789,7 @@ int aur_blob_open(const char *state_dir, const char *url,
 	b->src.ops = &blob_source_ops;
 	b->data_fd = b->map_fd = -1;
 	pthread_mutex_init(&b->lock, NULL);
-	pthread_mutex_init(&b->flush_io, NULL);
 	pthread_cond_init(&b->cond, NULL);
-	pthread_cond_init(&b->flush_cond, NULL);
 	b->url = strdup(url);
 	b->dir = cache_dir_for(state_dir, url);
 	if (!b->url || !b->dir) {
@@ -874,11 +836,6 @@ int aur_blob_open(const char *state_dir, const char *url,
 	r = load_state(b, verified);
 	if (r < 0)
 		goto fail;
-	if (pthread_create(&b->flusher, NULL, flusher_main, b) != 0) {
-		r = -EAGAIN;
-		goto fail;
-	}
-	b->flusher_running = true;
 	aur_debug("'%s': %" PRIu64 " bytes, %u of %u chunks cached%s", url,
 		  b->size, b->npresent, b->nchunks,
 		  verified ? ", verified" : "");
@@ -898,21 +855,14 @@ void aur_blob_close(struct aur_blob *b)
 	pthread_mutex_lock(&b->lock);
 	while (b->nprefetch)
 		pthread_cond_wait(&b->cond, &b->lock);
-	b->stopping = true;
-	pthread_cond_signal(&b->flush_cond);
 	pthread_mutex_unlock(&b->lock);
-	if (b->flusher_running)
-		pthread_join(b->flusher, NULL);
 	if (b->data_fd >= 0)
 		close(b->data_fd);
 	if (b->map_fd >= 0)
 		close(b->map_fd);
 	pthread_cond_destroy(&b->cond);
-	pthread_cond_destroy(&b->flush_cond);
 	pthread_mutex_destroy(&b->lock);
-	pthread_mutex_destroy(&b->flush_io);
 	free(b->state);
-	free(b->dirty);
 	free(b->url);
 	free(b->dir);
 	free(b);

@@ -23,6 +23,18 @@ static struct aur_fs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/* The image of a listed file. A build that failed because something it
+ * needs is missing (HTTP 404) must not make the listed name look absent:
+ * that becomes EIO, like every other failure but a full disk. */
+static int node_image(struct aur_node *n, const struct aur_image **img)
+{
+	int r = aur_node_image(n, img);
+
+	if (r == -ENOENT || r == -ENOTDIR)
+		r = -EIO;
+	return r;
+}
+
 /* Attributes of @n; files are built first (their size is the image's). */
 static int node_attr(struct aur_fs *fs, struct aur_node *n, struct stat *st)
 {
@@ -39,7 +51,7 @@ static int node_attr(struct aur_fs *fs, struct aur_node *n, struct stat *st)
 		st->st_mtime = st->st_ctime = st->st_atime = t;
 	} else {
 		const struct aur_image *img;
-		int r = aur_node_image(n, &img);
+		int r = node_image(n, &img);
 
 		if (r < 0)
 			return r;
@@ -97,6 +109,18 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
 }
 
+static bool image_is_final(const struct aur_image *img)
+{
+	for (size_t i = 0; i < img->map.n; i++) {
+		const struct aur_extent *e = &img->map.v[i];
+
+		if (e->kind == AUR_EXT_SOURCE && e->u.s.src->ops->is_final &&
+		    !e->u.s.src->ops->is_final(e->u.s.src))
+			return false;
+	}
+	return true;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct aur_fs *fs = fs_of(req);
@@ -117,13 +141,15 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	r = aur_node_image(n, &img);
+	r = node_image(n, &img);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)n;
-	fi->keep_cache = 1;
+	/* data that may still be found corrupt must not outlive this open
+	 * in the page cache: the next open would read it without asking */
+	fi->keep_cache = image_is_final(img);
 	fuse_reply_open(req, fi);
 }
 

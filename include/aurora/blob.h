@@ -10,10 +10,10 @@
  *   data  sparse file of the remote's size
  *   map   one byte per chunk: 1 once the chunk's bytes are durable in data
  *
- * A chunk is marked in map only after fdatasync(data) (done in batches by
- * a flusher thread, off the read path), so the map never claims bytes that
- * a crash or power loss could have lost: at worst a restart fetches a
- * chunk again. When every chunk is present and the release published a
+ * A fetch marks its chunks in map only after fdatasync(data), so the map
+ * never claims bytes that a crash or power loss could have lost: at worst
+ * a restart fetches a chunk again. Readers do not wait for that: a chunk
+ * is served as soon as its bytes are written. When every chunk is present and the release published a
  * checksum, the data is hashed; a mismatch discards it, logs why and makes
  * every later read fail with EIO.
  *
@@ -48,7 +48,7 @@ struct aur_blob;
 int aur_blob_open(const char *state_dir, const char *url,
 		  const char *checksum_url, struct aur_blob **out);
 
-/* Stop the flusher (making fetched chunks durable) and free. NULL-safe. */
+/* Wait for background prefetches, then free. NULL-safe. */
 void aur_blob_close(struct aur_blob *b);
 
 /* The blob as a byte source (pread fetches what is missing). */

@@ -10,6 +10,7 @@
 #ifndef AURORA_SOURCE_H
 #define AURORA_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -26,6 +27,10 @@ struct aur_source_ops {
 	 * instead of copying. The fd stays owned by the source. */
 	int (*fd_range)(struct aur_source *src, uint64_t off, size_t n,
 			int *fd, uint64_t *fd_off);
+	/* Optional: false while bytes already read may still turn out wrong
+	 * (data not yet verified), so that readers do not keep them cached.
+	 * NULL means always final. */
+	bool (*is_final)(struct aur_source *src);
 };
 
 struct aur_source {

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# release.sh - the release ISO through a real mount: byte identity (direct
+# and through a GitHub-like redirect), the checksum file, laziness, reuse
+# of the cache after a remount, the cloud-config file, read-only-ness, and
+# the daemon and mount(8) entry points.
+. "$(dirname "$0")/lib.sh"
+ensure_demo
+
+REL=$DEMO_RELEASE_DIR
+ISO=$DEMO_ARTIFACT.iso
+start_httpd web "$DEMO_RELEASE_ROOT"
+# shellcheck disable=SC2207
+ARGS=($(release_args "$web_URL"))
+STATE=$T/state
+M=$T/mnt
+
+cat >"$T/cc.yaml" <<'YAML'
+#cloud-config
+hostname: [[ .node.name ]]
+token: "[[[ .token ]]]"
+runcmd: [[echo, "{{ .NotATemplate }}"]]
+YAML
+
+mount_afs "$M" "${ARGS[@]}" --set state_dir="$STATE" --set node.name=n1 \
+	--set token=abc --cloud-config "$T/cc.yaml"
+[ "$(body_bytes "$web_LOG")" = 0 ] || fail "mounting fetched data"
+pass "mount fetched nothing"
+
+# listing and stat: names, true size, no download
+ls -l "$M" "$M/iso" >"$T/ls.txt"
+grep -q " $ISO\$" "$T/ls.txt" || fail "no $ISO in: $(cat "$T/ls.txt")"
+[ "$(stat -c %s "$M/iso/$ISO")" = "$(stat -c %s "$REL/$ISO")" ] || fail "size differs"
+sent=$(body_bytes "$web_LOG" "$ISO")
+[ "$sent" -le 1 ] || fail "stat fetched $sent bytes of the ISO"
+pass "stat shows the true size, fetched $sent byte(s)"
+
+# the checksum file: sha256sum format, right digest, no ISO download
+expected="$(cut -d' ' -f1 "$REL/$ISO.sha256")  $ISO"
+[ "$(cat "$M/iso/$ISO.sha256")" = "$expected" ] || fail "checksum file: $(cat "$M/iso/$ISO.sha256")"
+[ "$(body_bytes "$web_LOG" "$ISO")" -le 1 ] || fail "reading the checksum file fetched the ISO"
+pass "checksum file is '$expected'"
+
+# the cloud-config: rendered with --set, other syntax untouched
+printf '#cloud-config\nhostname: n1\ntoken: "abc"\nruncmd: [[echo, "{{ .NotATemplate }}"]]\n' >"$T/cc.want"
+cmp "$M/config.yaml" "$T/cc.want" || fail "config.yaml: $(cat "$M/config.yaml")"
+pass "config.yaml rendered"
+
+# byte identity and the verified cache
+cmp "$M/iso/$ISO" "$REL/$ISO" || fail "ISO differs from the release asset"
+(cd "$M/iso" && sha256sum -c "$ISO.sha256") >/dev/null || fail "sha256sum -c failed"
+grep -q "complete and verified" "$AFS_LOG" || fail "no verification logged"
+pass "ISO byte-identical and verified"
+
+# read-only
+if (echo x >"$M/iso/$ISO") 2>"$T/err"; then fail "write succeeded"; fi
+grep -qi "read-only" "$T/err" || fail "write error was: $(cat "$T/err")"
+if touch "$M/new" 2>/dev/null; then fail "create succeeded"; fi
+pass "writes fail with EROFS"
+
+# remount: a full read fetches nothing
+unmount_afs "$M" "$AFS_PID"
+before=$(requests "$web_LOG")
+mount_afs "$M" "${ARGS[@]}" --set state_dir="$STATE"
+cmp "$M/iso/$ISO" "$REL/$ISO" || fail "ISO differs after remount"
+[ "$(requests "$web_LOG")" = "$before" ] || fail "remount talked to the server"
+pass "remount reuses the cache without any request"
+unmount_afs "$M" "$AFS_PID"
+
+# through a redirect, like github.com
+start_httpd gh "$DEMO_RELEASE_ROOT" --redirect
+# shellcheck disable=SC2207
+GH_ARGS=($(release_args "$gh_URL"))
+mount_afs "$M" "${GH_ARGS[@]}" --set state_dir="$T/state-gh"
+cmp "$M/iso/$ISO" "$REL/$ISO" || fail "ISO differs through a redirect"
+grep -q '"status": 302' "$gh_LOG" || fail "the redirect was not exercised"
+pass "redirects are followed"
+unmount_afs "$M" "$AFS_PID"
+
+# daemon mode: the command returns once mounted, the next line reads
+"$AURORAFS" "${ARGS[@]}" --set state_dir="$STATE" --log-file "$T/aurorafs-daemon.log" "$M" ||
+	fail "daemon mode failed"
+at_exit "unmount_afs '$M'"
+cmp "$M/iso/$ISO" "$REL/$ISO" || fail "daemon mode: ISO differs"
+pass "daemon mode"
+unmount_afs "$M"
+wait_for 10 eval "! pgrep -f 'aurorafs.*$M' >/dev/null" || fail "daemon kept running"
+
+# mount(8) and an fstab-style line, through mount.fuse3
+cat >"$T/aurora.yaml" <<YAML
+release_server: $web_URL
+repository: $DEMO_REPO
+release_version: $DEMO_VERSION
+artifact_version: $DEMO_VERSION
+flavor: demo
+flavor_release: "1.0"
+state_dir: $STATE
+YAML
+PATH=$(dirname "$AURORAFS"):$PATH mount -t fuse.aurorafs "$T/aurora.yaml" "$M" \
+	-o allow_other,set.iso.override_name=lab || fail "mount -t fuse.aurorafs failed"
+at_exit "unmount_afs '$M'"
+cmp "$M/iso/lab.iso" "$REL/$ISO" || fail "mount -t: iso/lab.iso differs"
+findmnt -n -o FSTYPE,OPTIONS "$M" | grep -q '^fuse.aurorafs.*ro' || fail "not a read-only fuse.aurorafs mount"
+pass "mount -t fuse.aurorafs"
+unmount_afs "$M"
