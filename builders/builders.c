@@ -5,6 +5,7 @@
 /* the source builder first: the others use ctx->base_iso */
 static const struct aur_builder *const builders[] = {
 	&aur_builder_release_iso,
+	&aur_builder_custom_iso,
 	&aur_builder_cloud_config,
 };
 

@@ -4,8 +4,31 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+static ssize_t mem_pread(struct aur_source *src, void *buf, size_t n,
+			 uint64_t off)
+{
+	struct aur_mem_source *ms = (struct aur_mem_source *)src;
+
+	if (off >= ms->len)
+		return 0;
+	n = (size_t)AUR_MIN((uint64_t)n, ms->len - off);
+	memcpy(buf, ms->data + off, n);
+	return (ssize_t)n;
+}
+
+static const struct aur_source_ops mem_ops = {.pread = mem_pread};
+
+void aur_mem_source_init(struct aur_mem_source *ms, const void *data,
+			 size_t len)
+{
+	ms->src.ops = &mem_ops;
+	ms->data = data;
+	ms->len = len;
+}
 
 static ssize_t file_pread(struct aur_source *src, void *buf, size_t n,
 			  uint64_t off)

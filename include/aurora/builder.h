@@ -47,6 +47,7 @@ struct aur_builder {
 };
 
 extern const struct aur_builder aur_builder_release_iso;
+extern const struct aur_builder aur_builder_custom_iso;
 extern const struct aur_builder aur_builder_cloud_config;
 
 /* Run every builder's add_files, the source first. */

@@ -37,6 +37,16 @@ struct aur_source {
 	const struct aur_source_ops *ops;
 };
 
+/* Bytes in memory (borrowed: they must outlive the source). */
+struct aur_mem_source {
+	struct aur_source src;
+	const uint8_t *data;
+	size_t len;
+};
+
+void aur_mem_source_init(struct aur_mem_source *ms, const void *data,
+			 size_t len);
+
 /* A local file opened read-only. */
 struct aur_file_source {
 	struct aur_source src;

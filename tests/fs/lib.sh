@@ -17,9 +17,15 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 T=$(mktemp -d /tmp/aurorafs-fs.XXXXXX)
 CLEANUPS=()
 run_cleanups() {
-	local i
+	local rc=$? i
 	for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do eval "${CLEANUPS[i]}" || true; done
+	# a sanitizer report from any daemon fails the test
+	if grep -l -E "Sanitizer|runtime error:" "$T"/aurorafs-*.log 2>/dev/null; then
+		grep -h -A 30 -E "Sanitizer|runtime error:" "$T"/aurorafs-*.log >&2
+		rc=1
+	fi
 	rm -rf "$T"
+	exit $rc
 }
 trap run_cleanups EXIT
 at_exit() { CLEANUPS+=("$*"); }

@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * /iso/<name>.custom.iso: the base ISO with the rendered cloud-config at
+ * /config.yaml and the files of iso.overlay_iso added or replaced - what
+ * AuroraBoot makes with "xorriso -map ... -boot_image any replay", built
+ * here as a view of the base (isoedit.h) without copying it.
+ *
+ * Overlay files are read once, when the custom ISO is built, into
+ * content-addressed copies under <state_dir>/overlay/, so the ISO does not
+ * change (or break) if the overlay directory is edited while mounted.
+ */
+#include <aurora/builder.h>
+#include <aurora/config.h>
+#include <aurora/extmap.h>
+#include <aurora/isoedit.h>
+#include <aurora/log.h>
+#include <aurora/source.h>
+#include <aurora/tree.h>
+#include <aurora/util.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#define OVERLAY_MAX_FILES 4096
+
+struct overlay_file {
+	char *path; /* in the ISO */
+	bool is_dir;
+	struct aur_file_source content;
+	uint32_t mode;
+	time_t mtime;
+};
+
+/* What one build of the custom ISO owns. */
+struct custom_image {
+	struct aur_iso_edit *edit;
+	struct aur_mem_source config;
+	struct overlay_file *files;
+	size_t nfiles;
+};
+
+struct custom_iso {
+	struct aur_build_ctx *bctx;
+	char *name;
+};
+
+/* ---- the overlay directory ---- */
+
+static void overlay_release(struct custom_image *ci)
+{
+	for (size_t i = 0; i < ci->nfiles; i++) {
+		free(ci->files[i].path);
+		if (!ci->files[i].is_dir)
+			aur_file_source_close(&ci->files[i].content);
+	}
+	free(ci->files);
+	ci->files = NULL;
+	ci->nfiles = 0;
+}
+
+/* Copy @fd into <state_dir>/overlay/<sha256> (once) and open the copy. */
+static int snapshot(const char *state_dir, int fd, const char *what,
+		    struct aur_file_source *out)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char d[32];
+	char hex[65], buf[65536];
+	AUR_AUTOFREE char *dir = aur_printf("%s/overlay", state_dir);
+	AUR_AUTOFREE char *path = NULL;
+	AUR_AUTOFREE char *tmp = NULL;
+	int tfd = -1, r = 0;
+	ssize_t n;
+
+	if (!md || !dir || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(md);
+		return -ENOMEM;
+	}
+	r = aur_mkdir_p(dir, 0755);
+	tmp = aur_printf("%s/.tmp.%ld.%p", dir, (long)getpid(), (void *)out);
+	if (r == 0 && !tmp)
+		r = -ENOMEM;
+	if (r == 0) {
+		tfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (tfd < 0)
+			r = -errno;
+	}
+	for (uint64_t off = 0; r == 0;) {
+		n = pread(fd, buf, sizeof(buf), (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : 0;
+			break;
+		}
+		EVP_DigestUpdate(md, buf, (size_t)n);
+		r = aur_pwrite_full(tfd, buf, (size_t)n, off);
+		off += (uint64_t)n;
+	}
+	EVP_DigestFinal_ex(md, d, NULL);
+	EVP_MD_CTX_free(md);
+	if (tfd >= 0 && close(tfd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0) {
+		aur_sha256_hex(d, hex);
+		path = aur_printf("%s/%s", dir, hex);
+		if (!path)
+			r = -ENOMEM;
+	}
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		if (tmp)
+			unlink(tmp);
+		aur_err("overlay file '%s': %s", what, strerror(-r));
+		return r;
+	}
+	return aur_file_source_open(out, path);
+}
+
+static int overlay_add(struct custom_image *ci, const char *iso_path,
+		       bool is_dir, const struct stat *st)
+{
+	struct overlay_file *v;
+
+	if (ci->nfiles == OVERLAY_MAX_FILES) {
+		aur_err("iso.overlay_iso: more than %d entries",
+			OVERLAY_MAX_FILES);
+		return -E2BIG;
+	}
+	v = realloc(ci->files, (ci->nfiles + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	ci->files = v;
+	v = &v[ci->nfiles];
+	memset(v, 0, sizeof(*v));
+	v->content.fd = -1;
+	v->path = strdup(iso_path);
+	if (!v->path)
+		return -ENOMEM;
+	v->is_dir = is_dir;
+	v->mode = st->st_mode;
+	v->mtime = st->st_mtime;
+	ci->nfiles++;
+	return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Add the entries of @dir (local path) as @iso_dir (ISO path), sorted so
+ * that the result does not depend on readdir order. */
+static int overlay_scan(struct custom_image *ci, const char *state_dir,
+			const char *dir, const char *iso_dir, int depth)
+{
+	DIR *d = opendir(dir);
+	char **names = NULL;
+	size_t n = 0;
+	struct dirent *de;
+	int r = 0;
+
+	if (!d) {
+		aur_err("overlay directory '%s': %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (depth > 32) {
+		closedir(d);
+		aur_err("overlay directory '%s': nested too deep", dir);
+		return -ELOOP;
+	}
+	while ((de = readdir(d))) {
+		char **v;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		v = realloc(names, (n + 1) * sizeof(*v));
+		if (!v || !(v[n] = strdup(de->d_name))) {
+			free(v ? v : names);
+			closedir(d);
+			return -ENOMEM;
+		}
+		names = v;
+		n++;
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), name_cmp);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		AUR_AUTOFREE char *path = aur_printf("%s/%s", dir, names[i]);
+		AUR_AUTOFREE char *ipath = aur_printf("%s/%s", iso_dir,
+						      names[i]);
+		struct stat st;
+		int fd;
+
+		if (!path || !ipath) {
+			r = -ENOMEM;
+			break;
+		}
+		if (stat(path, &st) < 0) {
+			r = -errno;
+			aur_err("overlay file '%s': %s", path, strerror(-r));
+			break;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			r = overlay_add(ci, ipath, true, &st);
+			if (r == 0)
+				r = overlay_scan(ci, state_dir, path, ipath,
+						 depth + 1);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode))
+			continue; /* sockets, devices: nothing to put on a CD */
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			r = -errno;
+			aur_err("overlay file '%s': %s", path, strerror(-r));
+			break;
+		}
+		r = overlay_add(ci, ipath, false, &st);
+		if (r == 0)
+			r = snapshot(state_dir, fd, path,
+				     &ci->files[ci->nfiles - 1].content);
+		close(fd);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return r;
+}
+
+/* ---- the image ---- */
+
+static void custom_release(void *ctx, struct aur_image *img)
+{
+	struct custom_image *ci = img->priv;
+
+	if (!ci)
+		return;
+	aur_iso_edit_free(ci->edit);
+	overlay_release(ci);
+	free(ci);
+	img->priv = NULL;
+}
+
+static int custom_build(void *ctx, struct aur_image *img)
+{
+	struct custom_iso *cu = ctx;
+	const struct aur_build_ctx *b = cu->bctx;
+	const char *overlay = b->cfg->iso.overlay_iso;
+	struct aur_iso_addition *adds = NULL;
+	struct custom_image *ci = calloc(1, sizeof(*ci));
+	struct aur_source *base;
+	uint64_t size;
+	size_t n = 0;
+	int r;
+
+	if (!ci)
+		return -ENOMEM;
+	img->priv = ci;
+	r = b->base_iso.open(b->base_iso.ctx, &base, &size, &img->mtime);
+	if (r < 0)
+		return r;
+	if (overlay && *overlay) {
+		r = overlay_scan(ci, b->state_dir, overlay, "", 0);
+		if (r < 0)
+			return -EIO;
+	}
+	adds = calloc(ci->nfiles + 1, sizeof(*adds));
+	if (!adds)
+		return -ENOMEM;
+	for (size_t i = 0; i < ci->nfiles; i++) {
+		struct overlay_file *f = &ci->files[i];
+
+		adds[n++] = (struct aur_iso_addition){
+			.path = f->path,
+			.is_dir = f->is_dir,
+			.src = f->is_dir ? NULL : &f->content.src,
+			.size = f->is_dir ? 0 : f->content.size,
+			.mode = f->mode,
+			.mtime = f->mtime,
+		};
+		if (f->mtime > img->mtime)
+			img->mtime = f->mtime;
+	}
+	if (b->cloud_config) {
+		/* after the overlay: the cloud-config wins over a config.yaml
+		 * that the overlay may carry */
+		aur_mem_source_init(&ci->config, b->cloud_config,
+				    b->cloud_config_len);
+		adds[n++] = (struct aur_iso_addition){
+			.path = "/config.yaml",
+			.src = &ci->config.src,
+			.size = b->cloud_config_len,
+			.mode = S_IFREG | 0644,
+			.mtime = img->mtime,
+		};
+	}
+	r = aur_iso_edit(base, size, cu->name, adds, n, &img->map, &ci->edit);
+	free(adds);
+	return r == -EINVAL ? -EIO : r;
+}
+
+static const struct aur_file_ops custom_ops = {
+	.build = custom_build,
+	.release = custom_release,
+};
+
+static void custom_free(void *ctx)
+{
+	struct custom_iso *cu = ctx;
+
+	free(cu->name);
+	free(cu);
+}
+
+static int add_files(struct aur_build_ctx *ctx)
+{
+	const char *overlay = ctx->cfg->iso.overlay_iso;
+	struct custom_iso *cu;
+	AUR_AUTOFREE char *path = NULL;
+	AUR_AUTOFREE char *sum = NULL;
+	struct aur_node *node;
+	int r;
+
+	if (!ctx->base_iso.open)
+		return 0;
+	if (!ctx->cloud_config && !(overlay && *overlay)) {
+		aur_info("no cloud-config and no iso.overlay_iso: no custom "
+			 "ISO");
+		return 0;
+	}
+	cu = calloc(1, sizeof(*cu));
+	if (!cu)
+		return -ENOMEM;
+	cu->bctx = ctx;
+	r = aur_tree_on_free(ctx->tree, custom_free, cu);
+	if (r < 0) {
+		free(cu);
+		return r;
+	}
+	cu->name = aur_printf("%s.custom.iso", ctx->base_iso.name);
+	path = aur_printf("/iso/%s.custom.iso", ctx->base_iso.name);
+	sum = aur_printf("/iso/%s.custom.iso.sha256", ctx->base_iso.name);
+	if (!cu->name || !path || !sum)
+		return -ENOMEM;
+	r = aur_tree_add_file(ctx->tree, path, &custom_ops, cu, &node);
+	if (r == 0)
+		r = aur_checksum_file_add(ctx, sum, node, cu->name, NULL, NULL);
+	return r;
+}
+
+const struct aur_builder aur_builder_custom_iso = {
+	.name = "custom-iso",
+	.add_files = add_files,
+};

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# deps.sh - install the Debian packages aurorafs needs to build, test and
+# run its demo. Idempotent: it only calls apt-get for what is missing.
+set -euo pipefail
+
+PKGS=(
+	# build
+	gcc clang meson ninja-build pkg-config
+	libfuse3-dev libcurl4-openssl-dev libarchive-dev libyaml-dev
+	libssl-dev libcmocka-dev
+	# run
+	fuse3 ca-certificates
+	# the demo OS and the tests
+	busybox-static cpio kmod xorriso grub-common grub-pc-bin
+	grub-efi-amd64-bin mtools dosfstools squashfs-tools isolinux
+	syslinux-common genisoimage fdisk e2fsprogs ovmf qemu-system-x86
+	qemu-utils python3 curl util-linux procps
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "deps: all ${#PKGS[@]} packages are installed"
+	exit 0
+fi
+[ "$(id -u)" = 0 ] || { echo "deps: run as root to install: ${missing[*]}" >&2; exit 1; }
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -q --no-install-recommends "${missing[@]}"
