@@ -523,6 +523,19 @@ static int find_structure(struct aur_iso_edit *e, uint8_t *sys,
 			e->what);
 		return -EINVAL;
 	}
+	for (size_t i = 0; i < e->ntrees; i++) {
+		const struct aur_iso_tree *t = &e->trees[i];
+		uint64_t end = ((uint64_t)t->base + iso_le32(t->vd + 80)) *
+			       ISO_BLOCK;
+
+		if (end > e->base_size) {
+			aur_err("%s: truncated image: its volume descriptor at "
+				"block %u claims %llu bytes, the file has %llu",
+				e->what, t->vd_block, (unsigned long long)end,
+				(unsigned long long)e->base_size);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 
