@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <aurora/builder.h>
+#include <aurora/config.h>
 #include <aurora/log.h>
 
 /* the source builder first: the others use ctx->base_iso */
@@ -11,6 +12,12 @@ static const struct aur_builder *const builders[] = {
 
 int aur_builders_add_all(struct aur_build_ctx *ctx)
 {
+	const char *image = ctx->cfg->container_image;
+
+	if (image && *image)
+		aur_warn("container_image '%s': container image sources are "
+			 "not supported yet; only the cloud-config is served",
+			 image);
 	for (size_t i = 0; i < sizeof(builders) / sizeof(builders[0]); i++) {
 		int r = builders[i]->add_files(ctx);
 

@@ -80,8 +80,7 @@ static int parse_mount_opts(struct aur_cli *cli, const char *arg)
 		else if (strcmp(opt, "debug") == 0)
 			cli->debug = cli->fuse_debug = true;
 		else if (strcmp(opt, "rw") == 0)
-			aur_warn("ignoring mount option 'rw': aurorafs is "
-				 "read-only");
+			; /* mount(8) adds it by default: the mount is ro */
 		else
 			r = add_fuse_opt(cli, opt);
 	}

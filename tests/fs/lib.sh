@@ -75,14 +75,14 @@ start_httpd() {
 	at_exit "kill_group $pid"
 }
 
-# body_bytes LOG [PATH-SUBSTRING]: bytes of GET bodies sent (matching path)
+# body_bytes LOG [NAME]: bytes of GET bodies sent (for paths ending in NAME)
 body_bytes() {
 	python3 - "$1" "${2:-}" <<'PY'
 import json, sys
 total = 0
 for line in open(sys.argv[1]):
     r = json.loads(line)
-    if r["method"] == "GET" and sys.argv[2] in r["path"]:
+    if r["method"] == "GET" and r["path"].split("?")[0].endswith(sys.argv[2]):
         total += r["sent"]
 print(total)
 PY
