@@ -50,6 +50,19 @@ struct aur_blob {
 	unsigned nprefetch;
 	uint64_t fetched_bytes;
 
+	/* fetched ranges waiting for fdatasync, their map bytes and unlock */
+	struct record_job *records, *records_tail;
+	unsigned records_pending;
+	bool recorder_stop;
+	pthread_cond_t records_cond;
+	pthread_t recorder;
+	bool recorder_running;
+};
+
+struct record_job {
+	uint32_t first, n;
+	uint8_t *done; /* chunks first + i completed by the fetch */
+	struct record_job *next;
 };
 
 static const struct aur_source_ops blob_source_ops;
@@ -263,19 +276,92 @@ static int write_map_bytes(struct aur_blob *b, uint32_t first, uint32_t n,
 	return r;
 }
 
-/* Record chunks that a fetch wrote: fdatasync the data first, so that the
- * map never claims bytes a crash or power loss could lose. */
-static void record_chunks(struct aur_blob *b, uint32_t first, uint32_t n,
-			  const uint8_t *done)
+/*
+ * Recording a fetch: fdatasync the data, then set the map bytes, then
+ * release the range lock that kept other daemons off those chunks. The
+ * recorder thread does it for every fetch queued since its last round, so
+ * readers and the next fetch do not wait for the disk.
+ */
+static void record_batch(struct aur_blob *b, struct record_job *jobs)
 {
 	int r = fdatasync(b->data_fd) < 0 ? -errno : 0;
 
-	if (r == 0)
-		r = write_map_bytes(b, first, n, done, 1);
+	while (jobs) {
+		struct record_job *next = jobs->next;
+
+		if (r == 0)
+			r = write_map_bytes(b, jobs->first, jobs->n, jobs->done, 1);
+		range_lock(b->map_fd, F_UNLCK, jobs->first, jobs->n);
+		free(jobs->done);
+		free(jobs);
+		jobs = next;
+	}
 	if (r < 0)
 		aur_warn("cache '%s': cannot record fetched chunks: %s (they "
 			 "will be fetched again)",
 			 b->dir, strerror(-r));
+}
+
+static void *recorder_main(void *arg)
+{
+	struct aur_blob *b = arg;
+
+	pthread_mutex_lock(&b->lock);
+	for (;;) {
+		struct record_job *jobs;
+		unsigned n = 0;
+
+		while (!b->records && !b->recorder_stop)
+			pthread_cond_wait(&b->records_cond, &b->lock);
+		if (!b->records)
+			break;
+		jobs = b->records;
+		b->records = b->records_tail = NULL;
+		for (struct record_job *j = jobs; j; j = j->next)
+			n++;
+		pthread_mutex_unlock(&b->lock);
+		record_batch(b, jobs);
+		pthread_mutex_lock(&b->lock);
+		b->records_pending -= n;
+		pthread_cond_broadcast(&b->cond);
+	}
+	pthread_mutex_unlock(&b->lock);
+	return NULL;
+}
+
+/* Hand a finished fetch (holding the range lock) to the recorder; takes
+ * ownership of @done. */
+static void queue_record(struct aur_blob *b, uint32_t first, uint32_t n,
+			 uint8_t *done)
+{
+	struct record_job *job = malloc(sizeof(*job));
+
+	if (!job) {
+		/* out of memory: unlock without recording; the chunks will
+		 * be fetched again after a restart */
+		free(done);
+		range_lock(b->map_fd, F_UNLCK, first, n);
+		return;
+	}
+	*job = (struct record_job){first, n, done, NULL};
+	pthread_mutex_lock(&b->lock);
+	if (b->records_tail)
+		b->records_tail->next = job;
+	else
+		b->records = job;
+	b->records_tail = job;
+	b->records_pending++;
+	pthread_cond_signal(&b->records_cond);
+	pthread_mutex_unlock(&b->lock);
+}
+
+/* Wait until every queued fetch is recorded. */
+static void drain_records(struct aur_blob *b)
+{
+	pthread_mutex_lock(&b->lock);
+	while (b->records_pending)
+		pthread_cond_wait(&b->cond, &b->lock);
+	pthread_mutex_unlock(&b->lock);
 }
 
 /* ---- verification ---- */
@@ -285,6 +371,7 @@ static void discard(struct aur_blob *b)
 {
 	uint8_t *all = malloc(b->nchunks ? b->nchunks : 1);
 
+	drain_records(b);
 	pthread_mutex_lock(&b->lock);
 	for (uint32_t c = 0; c < b->nchunks; c++)
 		if (b->state[c] == CHUNK_PRESENT)
@@ -366,6 +453,7 @@ static int verify(struct aur_blob *b)
 		pthread_mutex_unlock(&b->lock);
 		return -EIO;
 	}
+	drain_records(b); /* the data is durable before meta says so */
 	r = meta_write(b, true);
 	if (r < 0)
 		aur_warn("cache '%s': cannot record the verification: %s",
@@ -503,9 +591,10 @@ static int fetch_owned(struct aur_blob *b, uint32_t first, uint32_t n,
 			aur_err("cannot fetch %s", err);
 		}
 	}
-	/* before unlocking: other daemons read the map once they lock */
-	record_chunks(b, first, n, s.done);
-	range_lock(b->map_fd, F_UNLCK, first, n);
+	/* the recorder unlocks once the map says what was fetched: other
+	 * daemons read the map when they get the lock */
+	queue_record(b, first, n, s.done);
+	s.done = NULL;
 out:
 	pthread_mutex_lock(&b->lock);
 	for (uint32_t i = 0; i < n; i++)
@@ -790,6 +879,7 @@ int aur_blob_open(const char *state_dir, const char *url,
 	b->data_fd = b->map_fd = -1;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->cond, NULL);
+	pthread_cond_init(&b->records_cond, NULL);
 	b->url = strdup(url);
 	b->dir = cache_dir_for(state_dir, url);
 	if (!b->url || !b->dir) {
@@ -836,6 +926,11 @@ int aur_blob_open(const char *state_dir, const char *url,
 	r = load_state(b, verified);
 	if (r < 0)
 		goto fail;
+	if (pthread_create(&b->recorder, NULL, recorder_main, b) != 0) {
+		r = -EAGAIN;
+		goto fail;
+	}
+	b->recorder_running = true;
 	aur_debug("'%s': %" PRIu64 " bytes, %u of %u chunks cached%s", url,
 		  b->size, b->npresent, b->nchunks,
 		  verified ? ", verified" : "");
@@ -855,12 +950,17 @@ void aur_blob_close(struct aur_blob *b)
 	pthread_mutex_lock(&b->lock);
 	while (b->nprefetch)
 		pthread_cond_wait(&b->cond, &b->lock);
+	b->recorder_stop = true;
+	pthread_cond_signal(&b->records_cond);
 	pthread_mutex_unlock(&b->lock);
+	if (b->recorder_running)
+		pthread_join(b->recorder, NULL);
 	if (b->data_fd >= 0)
 		close(b->data_fd);
 	if (b->map_fd >= 0)
 		close(b->map_fd);
 	pthread_cond_destroy(&b->cond);
+	pthread_cond_destroy(&b->records_cond);
 	pthread_mutex_destroy(&b->lock);
 	free(b->state);
 	free(b->url);
