@@ -11,8 +11,8 @@ static int build(void *ctx, struct aur_image *img)
 	const struct aur_build_ctx *bctx = ctx;
 
 	img->mtime = aur_tree_mtime(bctx->tree);
-	return aur_extmap_add_mem(&img->map, "cloud-config",
-				  bctx->cloud_config, bctx->cloud_config_len);
+	return aur_extmap_add_mem(&img->map, "cloud-config", bctx->cloud_config,
+				  bctx->cloud_config_len);
 }
 
 static const struct aur_file_ops ops = {.build = build};

@@ -194,8 +194,8 @@ static int overlay_scan(struct custom_image *ci, const char *state_dir,
 	qsort(names, n, sizeof(*names), name_cmp);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		AUR_AUTOFREE char *path = aur_printf("%s/%s", dir, names[i]);
-		AUR_AUTOFREE char *ipath = aur_printf("%s/%s", iso_dir,
-						      names[i]);
+		AUR_AUTOFREE char *ipath =
+			aur_printf("%s/%s", iso_dir, names[i]);
 		struct stat st;
 		int fd;
 

@@ -383,8 +383,7 @@ void aur_iso_tree_release(struct aur_iso_tree *t)
 	t->root = NULL;
 }
 
-struct aur_iso_rec *aur_iso_dir_find(struct aur_iso_dir *dir,
-				     const char *name)
+struct aur_iso_rec *aur_iso_dir_find(struct aur_iso_dir *dir, const char *name)
 {
 	for (size_t i = 2; i < dir->n; i++)
 		if (dir->recs[i].name && strcmp(dir->recs[i].name, name) == 0)
@@ -396,8 +395,8 @@ struct aur_iso_rec *aur_iso_dir_find(struct aur_iso_dir *dir,
 
 /* ECMA-119 9.3 order: name, then extension, each padded with spaces (the
  * same rule orders Joliet's UCS-2 names, with zero bytes as padding). */
-static int id_compare(const uint8_t *a, size_t an, const uint8_t *b,
-		      size_t bn, bool joliet)
+static int id_compare(const uint8_t *a, size_t an, const uint8_t *b, size_t bn,
+		      bool joliet)
 {
 	const uint8_t pad = joliet ? 0 : ' ';
 	size_t n = AUR_MAX(an, bn);
@@ -427,7 +426,8 @@ static char d_char(char c)
 static size_t primary_id(const struct aur_iso_tree *t, const char *name,
 			 bool is_dir, unsigned serial, uint8_t *out)
 {
-	size_t name_max = t->long_names ? 30 : 8, ext_max = t->long_names ? 30 : 3;
+	size_t name_max = t->long_names ? 30 : 8,
+	       ext_max = t->long_names ? 30 : 3;
 	const char *dot = is_dir ? NULL : strrchr(name, '.');
 	size_t base_len = dot ? (size_t)(dot - name) : strlen(name);
 	size_t n = 0, ext_len = dot ? strlen(dot + 1) : 0;
@@ -493,8 +493,8 @@ static size_t joliet_id(const char *name, unsigned serial, uint8_t *out)
 	return n;
 }
 
-static bool id_taken(const struct aur_iso_dir *dir, const uint8_t *id,
-		     size_t n, bool joliet)
+static bool id_taken(const struct aur_iso_dir *dir, const uint8_t *id, size_t n,
+		     bool joliet)
 {
 	for (size_t i = 2; i < dir->n; i++) {
 		const struct aur_iso_rec *r = &dir->recs[i];
@@ -505,7 +505,8 @@ static bool id_taken(const struct aur_iso_dir *dir, const uint8_t *id,
 			const void *semi = memchr(rec_id(r), ';', rn);
 
 			if (semi)
-				rn = (size_t)((const uint8_t *)semi - rec_id(r));
+				rn = (size_t)((const uint8_t *)semi -
+					      rec_id(r));
 			semi = memchr(id, ';', n);
 			if (semi)
 				m = (size_t)((const uint8_t *)semi - id);
@@ -531,9 +532,8 @@ static void put_date7(uint8_t *p, time_t t)
 }
 
 int aur_iso_dir_add(struct aur_iso_tree *t, struct aur_iso_dir *dir,
-		    const char *name, bool is_dir, uint32_t mode,
-		    time_t mtime, struct aur_iso_dir *sub,
-		    struct aur_iso_rec **out)
+		    const char *name, bool is_dir, uint32_t mode, time_t mtime,
+		    struct aur_iso_dir *sub, struct aur_iso_rec **out)
 {
 	const struct aur_iso_rec *tmpl = &t->root->recs[1];
 	uint8_t raw[255] = {0}, id[256];

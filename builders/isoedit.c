@@ -18,13 +18,13 @@
 
 struct patch {
 	uint64_t block; /* in the new image */
-	uint8_t *buf;	/* ISO_BLOCK bytes */
+	uint8_t *buf; /* ISO_BLOCK bytes */
 };
 
 /* a piece of the delta */
 struct piece {
 	uint64_t block; /* absolute, in the new image */
-	uint64_t len;	/* bytes */
+	uint64_t len; /* bytes */
 	const uint8_t *mem;
 	struct aur_source *src;
 };
@@ -197,8 +197,8 @@ static void note_partition_start(uint64_t byte, void *ctx)
 			return;
 	/* a partition with its own volume descriptors (partition_offset) */
 	if (byte + 17 * ISO_BLOCK > b->e->base_size ||
-	    b->e->base->ops->pread(b->e->base, sig, 6,
-				   byte + 16 * ISO_BLOCK) != 6 ||
+	    b->e->base->ops->pread(b->e->base, sig, 6, byte + 16 * ISO_BLOCK) !=
+		    6 ||
 	    memcmp(sig, "\001CD001", 6) != 0)
 		return;
 	b->v[b->n++] = (uint32_t)(byte / ISO_BLOCK);
@@ -260,8 +260,8 @@ static int add_to_tree(struct aur_iso_edit *e, struct aur_iso_tree *t,
 			}
 			return 0;
 		} else if (rec) {
-			if (rec->dir || (iso_rec_flags(rec) &
-					 ISO_MULTI_EXTENT_FLAG)) {
+			if (rec->dir ||
+			    (iso_rec_flags(rec) & ISO_MULTI_EXTENT_FLAG)) {
 				aur_err("%s: cannot replace '%s': it is a %s",
 					e->what, a->path,
 					rec->dir ? "directory"
@@ -364,10 +364,10 @@ static void write_dir(struct aur_iso_dir *d, void *ctx)
 		l->err = add_piece(e, block, size, buf, NULL);
 	} else {
 		/* in place: same blocks, the rest of the old size zeroed */
-		l->err = patch_bytes(e, aur_shift_pos(&e->shift, block,
-						      ISO_BLOCK) *
-						ISO_BLOCK,
-				     buf, d->size);
+		l->err = patch_bytes(
+			e,
+			aur_shift_pos(&e->shift, block, ISO_BLOCK) * ISO_BLOCK,
+			buf, d->size);
 	}
 }
 
@@ -442,24 +442,22 @@ static int emit_base(struct aur_iso_edit *e, struct aur_extmap *m,
 		if (off < from || off >= to)
 			continue;
 		if (off > pos) {
-			uint64_t src = pos < e->shift.at ? pos
-							 : pos - e->shift.by;
+			uint64_t src =
+				pos < e->shift.at ? pos : pos - e->shift.by;
 
 			r = aur_extmap_add_source(m, "base ISO", e->base, src,
 						  off - pos);
 		}
 		if (r == 0)
-			r = aur_extmap_add_mem(m, "patched block",
-					       e->patches[i].buf,
-					       AUR_MIN((uint64_t)ISO_BLOCK,
-						       to - off));
+			r = aur_extmap_add_mem(
+				m, "patched block", e->patches[i].buf,
+				AUR_MIN((uint64_t)ISO_BLOCK, to - off));
 		pos = off + AUR_MIN((uint64_t)ISO_BLOCK, to - off);
 	}
 	if (r == 0 && pos < to)
-		r = aur_extmap_add_source(m, "base ISO", e->base,
-					  pos < e->shift.at ? pos
-							    : pos - e->shift.by,
-					  to - pos);
+		r = aur_extmap_add_source(
+			m, "base ISO", e->base,
+			pos < e->shift.at ? pos : pos - e->shift.by, to - pos);
 	return r;
 }
 
@@ -516,8 +514,7 @@ static int find_structure(struct aur_iso_edit *e, uint8_t *sys,
 		r = load_trees_at(e, bases.v[i]);
 	if (r < 0)
 		return r;
-	if (e->ntrees == 0 || e->trees[0].base != 0 ||
-	    e->trees[0].vd[0] != 1) {
+	if (e->ntrees == 0 || e->trees[0].base != 0 || e->trees[0].vd[0] != 1) {
 		aur_err("%s: not an ISO 9660 image (no primary volume "
 			"descriptor at block 16)",
 			e->what);
@@ -525,8 +522,8 @@ static int find_structure(struct aur_iso_edit *e, uint8_t *sys,
 	}
 	for (size_t i = 0; i < e->ntrees; i++) {
 		const struct aur_iso_tree *t = &e->trees[i];
-		uint64_t end = ((uint64_t)t->base + iso_le32(t->vd + 80)) *
-			       ISO_BLOCK;
+		uint64_t end =
+			((uint64_t)t->base + iso_le32(t->vd + 80)) * ISO_BLOCK;
 
 		if (end > e->base_size) {
 			aur_err("%s: truncated image: its volume descriptor at "
@@ -613,8 +610,8 @@ static int write_boot_structures(struct aur_iso_edit *e, uint8_t *sys,
 	int r;
 
 	if (parts->mbr || parts->gpt || parts->apm) {
-		r = aur_parts_shift(sys, parts, &e->shift, &backup,
-				    &backup_len, &backup_off);
+		r = aur_parts_shift(sys, parts, &e->shift, &backup, &backup_len,
+				    &backup_off);
 		if (r == 0)
 			r = patch_bytes(e, 0, sys, AUR_SYSTEM_AREA);
 		if (r == 0 && backup)
@@ -624,7 +621,8 @@ static int write_boot_structures(struct aur_iso_edit *e, uint8_t *sys,
 			return r;
 	}
 	if (e->catalog) {
-		uint64_t block = aur_shift_pos(&e->shift, e->catalog, ISO_BLOCK);
+		uint64_t block =
+			aur_shift_pos(&e->shift, e->catalog, ISO_BLOCK);
 		uint8_t *cat = patch_block(e, block, &r);
 
 		if (!cat)

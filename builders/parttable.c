@@ -88,8 +88,8 @@ struct region {
 	enum { MBR_ENTRY, GPT_ENTRY, APM_ENTRY } kind;
 };
 
-typedef void (*region_fn)(const struct region *r, uint64_t start,
-			  uint64_t end, void *ctx);
+typedef void (*region_fn)(const struct region *r, uint64_t start, uint64_t end,
+			  void *ctx);
 
 static unsigned apm_block_size(const uint8_t *sys)
 {
@@ -128,8 +128,8 @@ static void each_region(uint8_t *sys, const struct aur_parts *p, region_fn fn,
 		unsigned bs = apm_block_size(sys);
 		uint32_t count = iso_be32(sys + bs + 4);
 
-		for (uint32_t i = 1; i <= count && (i + 1) * bs <= AUR_SYSTEM_AREA;
-		     i++) {
+		for (uint32_t i = 1;
+		     i <= count && (i + 1) * bs <= AUR_SYSTEM_AREA; i++) {
 			uint8_t *e = sys + (size_t)i * bs;
 			struct region r = {e + 8, e + 12, bs, APM_ENTRY};
 			uint64_t s = iso_be32(e + 8), n = iso_be32(e + 12);
@@ -248,9 +248,9 @@ int aur_parts_shift(uint8_t *sys, const struct aur_parts *p,
 		memcpy(b, entries, p->gpt_entries_bytes);
 		memcpy(b + (size_t)esec * SECTOR, h, SECTOR);
 		h = b + (size_t)esec * SECTOR;
-		put_le64(h + 24, alt);			/* this header */
-		put_le64(h + 32, 1);			/* the other one */
-		put_le64(h + 72, alt - esec);		/* its entries */
+		put_le64(h + 24, alt); /* this header */
+		put_le64(h + 32, 1); /* the other one */
+		put_le64(h + 72, alt - esec); /* its entries */
 		gpt_seal(h, b, p->gpt_entries_bytes);
 		*backup = b;
 		*backup_off = (alt - esec) * SECTOR;

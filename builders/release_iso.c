@@ -19,8 +19,8 @@
 
 struct release_iso {
 	struct aur_build_ctx *bctx;
-	char *name;	    /* shown as <name>.iso */
-	char *url;	    /* of the asset */
+	char *name; /* shown as <name>.iso */
+	char *url; /* of the asset */
 	char *checksum_url; /* <url>.sha256 */
 	pthread_mutex_t lock;
 	struct aur_blob *blob; /* opened on first use */

@@ -40,11 +40,11 @@ struct aur_blob {
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* a chunk changed state, a prefetch ended */
-	uint8_t *state;	     /* enum chunk_state per chunk */
+	uint8_t *state; /* enum chunk_state per chunk */
 	uint32_t npresent;
 	enum blob_status status;
 	bool verifying;
-	int fail_err;	   /* result of the last failed fetch ... */
+	int fail_err; /* result of the last failed fetch ... */
 	uint64_t fail_gen; /* ... and how many have failed */
 	uint32_t ra_next, ra_chunks;
 	unsigned nprefetch;
@@ -88,8 +88,7 @@ static int range_lock(int fd, short type, uint64_t off, uint64_t len)
 		.l_len = (off_t)len,
 	};
 
-	while (fcntl(fd, type == F_UNLCK ? F_OFD_SETLK : F_OFD_SETLKW, &fl) <
-	       0)
+	while (fcntl(fd, type == F_UNLCK ? F_OFD_SETLK : F_OFD_SETLKW, &fl) < 0)
 		if (errno != EINTR)
 			return -errno;
 	return 0;
@@ -161,8 +160,8 @@ static int meta_read(struct aur_blob *b, bool *verified)
 		} else if (strcmp(line, "size") == 0) {
 			size_ok = aur_parse_u64(val, &b->size) == 0;
 		} else if (strcmp(line, "chunk_shift") == 0) {
-			shift_ok = aur_parse_u64(val, &v) == 0 &&
-				   v == CHUNK_SHIFT;
+			shift_ok =
+				aur_parse_u64(val, &v) == 0 && v == CHUNK_SHIFT;
 		} else if (strcmp(line, "ranges") == 0) {
 			b->ranges = strcmp(val, "1") == 0;
 		} else if (strcmp(line, "etag") == 0) {
@@ -239,10 +238,9 @@ static int cache_create(struct aur_blob *b, const char *checksum_url)
 	fd = open(data_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)b->size) < 0 ||
-	    ftruncate(b->map_fd, 0) < 0 ||
-	    ftruncate(b->map_fd,
-		      (off_t)AUR_DIV_ROUND_UP(b->size, CHUNK_SIZE)) < 0) {
+	if (ftruncate(fd, (off_t)b->size) < 0 || ftruncate(b->map_fd, 0) < 0 ||
+	    ftruncate(b->map_fd, (off_t)AUR_DIV_ROUND_UP(b->size, CHUNK_SIZE)) <
+		    0) {
 		r = -errno;
 		close(fd);
 		return r;
@@ -290,7 +288,8 @@ static void record_batch(struct aur_blob *b, struct record_job *jobs)
 		struct record_job *next = jobs->next;
 
 		if (r == 0)
-			r = write_map_bytes(b, jobs->first, jobs->n, jobs->done, 1);
+			r = write_map_bytes(b, jobs->first, jobs->n, jobs->done,
+					    1);
 		range_lock(b->map_fd, F_UNLCK, jobs->first, jobs->n);
 		free(jobs->done);
 		free(jobs);
@@ -404,9 +403,8 @@ static int hash_data(struct aur_blob *b, unsigned char digest[32])
 		goto out;
 	}
 	for (uint64_t off = 0; off < b->size;) {
-		ssize_t n = aur_pread_full(b->data_fd, buf,
-					   AUR_MIN(bufsize, b->size - off),
-					   off);
+		ssize_t n = aur_pread_full(
+			b->data_fd, buf, AUR_MIN(bufsize, b->size - off), off);
 
 		if (n <= 0) {
 			r = n < 0 ? (int)n : -EIO;
@@ -471,9 +469,9 @@ static int verify(struct aur_blob *b)
 struct sink_ctx {
 	struct aur_blob *b;
 	uint64_t pos;
-	uint32_t first;	      /* chunk number of owned[0] */
+	uint32_t first; /* chunk number of owned[0] */
 	const uint8_t *owned; /* chunks this fetch writes */
-	uint8_t *done;	      /* ... and those it completed */
+	uint8_t *done; /* ... and those it completed */
 };
 
 /* under b->lock */
@@ -574,8 +572,8 @@ static int fetch_owned(struct aur_blob *b, uint32_t first, uint32_t n,
 		s.pos = off;
 		aur_debug("fetch '%s' bytes %" PRIu64 "-%" PRIu64, b->url, off,
 			  end - 1);
-		r = aur_fetch_range(b->url, off, end - off, b->etag,
-				    sink_write, &s, err);
+		r = aur_fetch_range(b->url, off, end - off, b->etag, sink_write,
+				    &s, err);
 		if (r == -ESTALE) {
 			AUR_AUTOFREE char *meta = path_in(b, "meta");
 
@@ -837,8 +835,8 @@ static int load_state(struct aur_blob *b, bool verified)
 		return 0;
 	}
 	if (b->nchunks) {
-		ssize_t got = aur_pread_full(b->map_fd, b->state, b->nchunks,
-					     0);
+		ssize_t got =
+			aur_pread_full(b->map_fd, b->state, b->nchunks, 0);
 
 		if (got < 0)
 			return (int)got;

@@ -18,9 +18,18 @@ struct key_spec {
 	size_t offset; /* into struct aur_config; unused for special keys */
 };
 
-#define STR(path, field) {path, KEY_STR, offsetof(struct aur_config, field)}
-#define BOOL(path, field) {path, KEY_BOOL, offsetof(struct aur_config, field)}
-#define MIB(path, field) {path, KEY_MIB, offsetof(struct aur_config, field)}
+#define STR(path, field)                                          \
+	{                                                         \
+		path, KEY_STR, offsetof(struct aur_config, field) \
+	}
+#define BOOL(path, field)                                          \
+	{                                                          \
+		path, KEY_BOOL, offsetof(struct aur_config, field) \
+	}
+#define MIB(path, field)                                          \
+	{                                                         \
+		path, KEY_MIB, offsetof(struct aur_config, field) \
+	}
 
 /* Every key AuroraBoot reads, plus aurorafs' release_server/release_asset.
  * "iso.data" and "insecure" are deprecated aliases handled after binding. */

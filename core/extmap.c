@@ -42,8 +42,8 @@ static struct aur_extent *append(struct aur_extmap *m, enum aur_ext_kind kind,
 	return e;
 }
 
-int aur_extmap_add_mem(struct aur_extmap *m, const char *what,
-		       const void *mem, uint64_t len)
+int aur_extmap_add_mem(struct aur_extmap *m, const char *what, const void *mem,
+		       uint64_t len)
 {
 	struct aur_extent *e;
 

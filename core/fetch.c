@@ -104,16 +104,16 @@ static int fail(CURL *h, CURLcode rc, const char *url, const char *curl_err,
 
 struct probe {
 	struct aur_remote_info *info;
-	bool have_range;   /* Content-Range seen */
-	uint64_t length;   /* Content-Length of the last response */
+	bool have_range; /* Content-Range seen */
+	uint64_t length; /* Content-Length of the last response */
 	long status;
 	bool body_refused; /* we stopped a full-body answer */
 };
 
 static void copy_header_value(char *dst, size_t n, const char *v, size_t len)
 {
-	while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == '\n' ||
-			   v[len - 1] == ' '))
+	while (len > 0 &&
+	       (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
 		len--;
 	while (len > 0 && *v == ' ') {
 		v++;
@@ -172,7 +172,7 @@ static size_t probe_body(char *b, size_t size, size_t nmemb, void *ctx)
 
 	if (p->have_range)
 		return size * nmemb; /* the one byte we asked for */
-	p->body_refused = true;	     /* a whole file: stop it */
+	p->body_refused = true; /* a whole file: stop it */
 	return 0;
 }
 
@@ -243,8 +243,8 @@ struct range_xfer {
 	aur_fetch_sink sink;
 	void *ctx;
 	uint64_t off, want, got;
-	bool checked;	/* the response status was looked at */
-	bool enough;	/* a whole-file answer gave us all we wanted */
+	bool checked; /* the response status was looked at */
+	bool enough; /* a whole-file answer gave us all we wanted */
 	int sink_err;
 };
 
@@ -285,8 +285,8 @@ int aur_fetch_range(const char *url, uint64_t off, uint64_t len,
 		    char err[AUR_FETCH_ERRLEN])
 {
 	char curl_err[CURL_ERROR_SIZE] = "";
-	struct range_xfer x = {.sink = sink, .ctx = ctx, .off = off,
-			       .want = len};
+	struct range_xfer x = {
+		.sink = sink, .ctx = ctx, .off = off, .want = len};
 	struct curl_slist *hdrs = NULL;
 	char range[64], *if_range = NULL;
 	CURLcode rc;

@@ -137,8 +137,8 @@ int aur_kv_set(struct aur_kv *root, const char *path, const char *value,
 
 		if (len == 0)
 			return -EINVAL;
-		n = kv_slot(n, p, len, dot ? AUR_KV_MAP : AUR_KV_SCALAR,
-			    origin, line);
+		n = kv_slot(n, p, len, dot ? AUR_KV_MAP : AUR_KV_SCALAR, origin,
+			    line);
 		if (!n)
 			return -ENOMEM;
 		if (!dot)
@@ -208,9 +208,9 @@ static struct aur_kv *from_yaml(yaml_document_t *doc, yaml_node_t *node,
 			return NULL;
 		for (yaml_node_item_t *it = node->data.sequence.items.start;
 		     it < node->data.sequence.items.top; it++) {
-			struct aur_kv *c = from_yaml(
-				doc, yaml_document_get_node(doc, *it), origin,
-				depth + 1);
+			struct aur_kv *c =
+				from_yaml(doc, yaml_document_get_node(doc, *it),
+					  origin, depth + 1);
 
 			if (!c) {
 				aur_kv_free(kv);
@@ -231,8 +231,8 @@ static struct aur_kv *from_yaml(yaml_document_t *doc, yaml_node_t *node,
 			if (!k || k->type != YAML_SCALAR_NODE) {
 				aur_err("%s:%d: mapping keys must be plain "
 					"names",
-					origin, k ? (int)k->start_mark.line + 1
-						  : line);
+					origin,
+					k ? (int)k->start_mark.line + 1 : line);
 				aur_kv_free(kv);
 				return NULL;
 			}
@@ -269,8 +269,7 @@ int aur_kv_parse_yaml(const char *text, size_t len, const char *origin,
 
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
-				     len);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, &doc)) {
 		aur_err("%s:%zu:%zu: invalid YAML: %s%s%s", origin,
 			parser.problem_mark.line + 1,

@@ -108,7 +108,8 @@ static struct semver semver_parse(const char *v)
 		p += 1 + n;
 	}
 	if (*p == '+') {
-		if (sv.num[2] == zero || !dotted_ok(p + 1, strlen(p + 1), false))
+		if (sv.num[2] == zero ||
+		    !dotted_ok(p + 1, strlen(p + 1), false))
 			return sv;
 		p += strlen(p);
 	}
@@ -203,8 +204,8 @@ char *aur_release_asset_name(const struct aur_config *cfg)
 
 	if (cfg->release_asset && *cfg->release_asset)
 		return strdup(cfg->release_asset);
-	variant = or_default(cfg->variant, strstr(av, "k3s") ? "standard"
-							     : "core");
+	variant = or_default(cfg->variant,
+			     strstr(av, "k3s") ? "standard" : "core");
 	platform = or_default(cfg->platform, or_default(cfg->arch, "amd64"));
 	model = or_default(cfg->model, "generic");
 	if (aur_semver_compare(ver, "v2.4.0") < 0)
@@ -224,8 +225,8 @@ char *aur_release_asset_name(const struct aur_config *cfg)
 
 char *aur_release_asset_url(const struct aur_config *cfg, const char *file)
 {
-	const char *server = or_default(cfg->release_server,
-					AUR_DEFAULT_RELEASE_SERVER);
+	const char *server =
+		or_default(cfg->release_server, AUR_DEFAULT_RELEASE_SERVER);
 	size_t n = strlen(server);
 
 	while (n > 0 && server[n - 1] == '/')

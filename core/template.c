@@ -45,8 +45,8 @@ static bool is_path_char(char c)
 }
 
 struct action {
-	size_t len;	    /* bytes of input consumed, delimiters included */
-	const char *path;   /* after the leading '.' */
+	size_t len; /* bytes of input consumed, delimiters included */
+	const char *path; /* after the leading '.' */
 	size_t path_len;
 	bool trim_left, trim_right;
 };

@@ -99,8 +99,8 @@ void aur_tree_free(struct aur_tree *t)
 
 int aur_tree_on_free(struct aur_tree *t, void (*fn)(void *), void *ctx)
 {
-	struct cleanup *v = realloc(t->cleanups,
-				    (t->ncleanups + 1) * sizeof(*v));
+	struct cleanup *v =
+		realloc(t->cleanups, (t->ncleanups + 1) * sizeof(*v));
 
 	if (!v)
 		return -ENOMEM;

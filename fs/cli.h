@@ -19,12 +19,12 @@
 struct aur_kv;
 
 struct aur_cli {
-	struct aur_kv *sets;	  /* owned: --set pairs, NULL if none */
-	char *cloud_config;	  /* owned; NULL if not given */
-	char *log_file;		  /* owned; NULL if not given */
-	const char *config;	  /* borrowed from argv; NULL if not given */
-	const char *mountpoint;	  /* borrowed from argv */
-	char *fuse_opts;	  /* owned: -o options for libfuse, or NULL */
+	struct aur_kv *sets; /* owned: --set pairs, NULL if none */
+	char *cloud_config; /* owned; NULL if not given */
+	char *log_file; /* owned; NULL if not given */
+	const char *config; /* borrowed from argv; NULL if not given */
+	const char *mountpoint; /* borrowed from argv */
+	char *fuse_opts; /* owned: -o options for libfuse, or NULL */
 	bool debug, fuse_debug, foreground, help, version;
 };
 

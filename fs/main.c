@@ -78,7 +78,7 @@ static char *default_state_dir(void)
 static int prepare_state_dir(const struct aur_config *cfg, char **out)
 {
 	char *dir = cfg->state_dir && *cfg->state_dir ? strdup(cfg->state_dir)
-						       : default_state_dir();
+						      : default_state_dir();
 	int r;
 
 	if (!dir)

@@ -222,9 +222,9 @@ static int plan_read(struct read_plan *p, const struct aur_extmap *map,
 				break;
 			}
 			{
-				void **v = realloc(p->scratch,
-						   (p->nscratch + 1) *
-							   sizeof(*v));
+				void **v =
+					realloc(p->scratch,
+						(p->nscratch + 1) * sizeof(*v));
 				void *mem;
 				ssize_t got;
 
@@ -295,8 +295,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_open(req, fi);
 }
 
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
-		       off_t off, struct fuse_file_info *fi)
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
 {
 	struct aur_node *dir = aur_tree_node(fs_of(req)->tree, ino);
 	char *buf = malloc(size);
@@ -331,8 +331,8 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		if (idx < off)
 			continue;
 		st.st_mode = (idx < 2 || c->is_dir) ? S_IFDIR : S_IFREG;
-		len = fuse_add_direntry(req, buf + used, size - used, name,
-					&st, idx + 1);
+		len = fuse_add_direntry(req, buf + used, size - used, name, &st,
+					idx + 1);
 		if (len > size - used)
 			break;
 		used += len;

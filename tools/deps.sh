@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
 	# build
-	gcc clang meson ninja-build pkg-config
+	gcc clang clang-format meson ninja-build pkg-config git
 	libfuse3-dev libcurl4-openssl-dev libarchive-dev libyaml-dev
 	libssl-dev libcmocka-dev
 	# run

@@ -75,8 +75,9 @@ int main(int argc, char **argv)
 		i++;
 	}
 	if (argc - i < 2 || argc - i - 2 > 64) {
-		fprintf(stderr, "usage: %s [-v] BASE.iso OUT.iso "
-				"[ISO-PATH=LOCAL-FILE]...\n",
+		fprintf(stderr,
+			"usage: %s [-v] BASE.iso OUT.iso "
+			"[ISO-PATH=LOCAL-FILE]...\n",
 			argv[0]);
 		return 2;
 	}

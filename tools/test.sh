@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # test.sh - everything CI runs, from a fresh machine: install what is
-# missing, build twice (gcc with warnings as errors; clang with ASan and
-# UBSan), then run every suite: unit and fs on both builds, boot on the
-# first.
+# missing, check formatting and banned functions, build twice (gcc with
+# warnings as errors; clang with ASan and UBSan), then run every suite:
+# unit and fs on both builds, boot on the first.
 #
 # Usage: tools/test.sh [SUITE...]      (default: unit fs boot)
 set -euo pipefail
@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 if [ $# -gt 0 ]; then SUITES=("$@"); else SUITES=(unit fs boot); fi
 
 tools/deps.sh
+tools/lint.sh
 
 setup() { # DIR ARGS...: configure once, reconfigure if options changed
 	local dir=$1

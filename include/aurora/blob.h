@@ -13,9 +13,9 @@
  * A fetch marks its chunks in map only after fdatasync(data), so the map
  * never claims bytes that a crash or power loss could have lost: at worst
  * a restart fetches a chunk again. Readers do not wait for that: a chunk
- * is served as soon as its bytes are written. When every chunk is present and the release published a
- * checksum, the data is hashed; a mismatch discards it, logs why and makes
- * every later read fail with EIO.
+ * is served as soon as its bytes are written. When every chunk is present and
+ * the release published a checksum, the data is hashed; a mismatch discards it,
+ * logs why and makes every later read fail with EIO.
  *
  * Concurrency: readers of one blob share fetches (a chunk being fetched is
  * waited for, not fetched twice). Daemons sharing a state_dir serialise on
@@ -67,7 +67,7 @@ int aur_blob_fetch_all(struct aur_blob *b);
 
 /* Counters for tests and benchmarks. */
 struct aur_blob_stats {
-	uint64_t fetched_bytes;	/* bytes received from the server */
+	uint64_t fetched_bytes; /* bytes received from the server */
 	uint64_t present_chunks, chunks;
 	bool verified;
 };

@@ -34,7 +34,7 @@ struct aur_config {
 	char *model;
 	char *arch;
 	char *release_server; /* aurorafs: default AUR_DEFAULT_RELEASE_SERVER */
-	char *release_asset;  /* aurorafs: asset base name, overrides naming */
+	char *release_asset; /* aurorafs: asset base name, overrides naming */
 
 	char *cloud_config; /* from the config file, verbatim */
 	bool no_default_cloud_config;

@@ -50,8 +50,8 @@ void aur_extmap_release(struct aur_extmap *m);
 /* Append an extent at the current end. Zero-length extents are ignored;
  * a SOURCE extent continuing the previous one is merged into it.
  * 0 or -ENOMEM. */
-int aur_extmap_add_mem(struct aur_extmap *m, const char *what,
-		       const void *mem, uint64_t len);
+int aur_extmap_add_mem(struct aur_extmap *m, const char *what, const void *mem,
+		       uint64_t len);
 int aur_extmap_add_zero(struct aur_extmap *m, const char *what, uint64_t len);
 int aur_extmap_add_source(struct aur_extmap *m, const char *what,
 			  struct aur_source *src, uint64_t off, uint64_t len);

@@ -27,9 +27,9 @@
 
 struct aur_remote_info {
 	uint64_t size;
-	bool ranges;	     /* answers byte-range requests */
-	char etag[128];	     /* "" if none */
-	time_t mtime;	     /* Last-Modified, 0 if unknown */
+	bool ranges; /* answers byte-range requests */
+	char etag[128]; /* "" if none */
+	time_t mtime; /* Last-Modified, 0 if unknown */
 };
 
 /* Call once before any thread uses this module, and at exit. */

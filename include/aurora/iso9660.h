@@ -45,24 +45,24 @@ struct aur_iso_dir;
 struct aur_iso_rec {
 	uint8_t raw[255];
 	uint8_t len;
-	char *name;		   /* what readers see (RR/Joliet name), UTF-8 */
-	struct aur_iso_dir *dir;   /* the directory it names, if loaded */
+	char *name; /* what readers see (RR/Joliet name), UTF-8 */
+	struct aur_iso_dir *dir; /* the directory it names, if loaded */
 };
 
 struct aur_iso_dir {
-	uint32_t extent, size;	/* where it is in the base image */
+	uint32_t extent, size; /* where it is in the base image */
 	struct aur_iso_rec *recs; /* recs[0] is ".", recs[1] is ".." */
 	size_t n, cap;
 	struct aur_iso_dir *parent;
 	/* editing state */
-	bool modified;	/* content must be written again */
-	bool created;	/* not in the base at all */
+	bool modified; /* content must be written again */
+	bool created; /* not in the base at all */
 	uint32_t new_extent, new_size;
 	unsigned pt_number; /* 1-based path table number */
 };
 
 struct aur_iso_tree {
-	uint32_t base;	   /* block where this tree's addresses start */
+	uint32_t base; /* block where this tree's addresses start */
 	uint32_t vd_block; /* absolute block of its volume descriptor */
 	bool joliet;
 	bool rock_ridge;
@@ -89,8 +89,7 @@ int aur_iso_tree_load(struct aur_iso_tree *t, struct aur_source *src,
 void aur_iso_tree_release(struct aur_iso_tree *t);
 
 /* Find the child named @name (as readers see it) of @dir, or NULL. */
-struct aur_iso_rec *aur_iso_dir_find(struct aur_iso_dir *dir,
-				     const char *name);
+struct aur_iso_rec *aur_iso_dir_find(struct aur_iso_dir *dir, const char *name);
 
 /*
  * Add a record for @name to @dir, in the order ECMA-119 or Joliet asks,
@@ -100,9 +99,8 @@ struct aur_iso_rec *aur_iso_dir_find(struct aur_iso_dir *dir,
  * -ENAMETOOLONG when the name cannot be held, -ENOMEM.
  */
 int aur_iso_dir_add(struct aur_iso_tree *t, struct aur_iso_dir *dir,
-		    const char *name, bool is_dir, uint32_t mode,
-		    time_t mtime, struct aur_iso_dir *sub,
-		    struct aur_iso_rec **out);
+		    const char *name, bool is_dir, uint32_t mode, time_t mtime,
+		    struct aur_iso_dir *sub, struct aur_iso_rec **out);
 
 /* A new, empty directory under @parent (its "." and ".." are made when
  * it is serialised). */

@@ -29,8 +29,8 @@ struct aur_source;
 struct aur_extmap;
 
 struct aur_iso_addition {
-	const char *path;	/* "/config.yaml", "/boot/grub2/grub.cfg" */
-	bool is_dir;		/* an (empty) directory to create */
+	const char *path; /* "/config.yaml", "/boot/grub2/grub.cfg" */
+	bool is_dir; /* an (empty) directory to create */
 	struct aur_source *src; /* the content (files only) */
 	uint64_t size;
 	uint32_t mode; /* st_mode, file type bits included */

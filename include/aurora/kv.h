@@ -19,11 +19,11 @@ enum aur_kv_kind { AUR_KV_MAP, AUR_KV_SEQ, AUR_KV_SCALAR };
 
 struct aur_kv {
 	enum aur_kv_kind kind;
-	char *key;	 /* NULL for the root and sequence items */
-	char *value;	 /* scalars only */
-	bool plain;	 /* scalar written without quotes (true/1 are typed) */
+	char *key; /* NULL for the root and sequence items */
+	char *value; /* scalars only */
+	bool plain; /* scalar written without quotes (true/1 are typed) */
 	const char *origin; /* borrowed: file name, URL or "--set" */
-	int line;	 /* 1-based, 0 if unknown */
+	int line; /* 1-based, 0 if unknown */
 	struct aur_kv *child, *last_child, *next;
 };
 

@@ -34,10 +34,10 @@ void aur_vlog(int level, const char *fmt, va_list ap)
 #define aur_err(...) aur_log(LOG_ERR, __VA_ARGS__)
 #define aur_warn(...) aur_log(LOG_WARNING, __VA_ARGS__)
 #define aur_info(...) aur_log(LOG_INFO, __VA_ARGS__)
-#define aur_debug(...)                                                    \
-	do {                                                              \
-		if (aur_log_get_level() >= LOG_DEBUG)                     \
-			aur_log(LOG_DEBUG, __VA_ARGS__);                  \
+#define aur_debug(...)                                   \
+	do {                                             \
+		if (aur_log_get_level() >= LOG_DEBUG)    \
+			aur_log(LOG_DEBUG, __VA_ARGS__); \
 	} while (0)
 
 #endif

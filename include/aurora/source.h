@@ -25,8 +25,8 @@ struct aur_source_ops {
 	/* Optional: make [@off, @off + @n) readable from a file descriptor
 	 * and return it with the matching offset, so that readers can splice
 	 * instead of copying. The fd stays owned by the source. */
-	int (*fd_range)(struct aur_source *src, uint64_t off, size_t n,
-			int *fd, uint64_t *fd_off);
+	int (*fd_range)(struct aur_source *src, uint64_t off, size_t n, int *fd,
+			uint64_t *fd_off);
 	/* Optional: false while bytes already read may still turn out wrong
 	 * (data not yet verified), so that readers do not keep them cached.
 	 * NULL means always final. */

@@ -207,8 +207,9 @@ static void mismatch_discards_and_fails(void **state)
 	uint8_t buf[16];
 	char *sum = aur_printf("%s.sha256", f->asset);
 
-	write_file(sum, "0000000000000000000000000000000000000000000000000000"
-			"000000000000  asset.iso\n",
+	write_file(sum,
+		   "0000000000000000000000000000000000000000000000000000"
+		   "000000000000  asset.iso\n",
 		   77);
 	free(sum);
 	assert_int_equal(aur_blob_open(f->state, f->url, f->sum_url, &b), 0);
@@ -231,7 +232,8 @@ static void bad_checksum_file_is_an_error(void **state)
 	write_file(sum, "<html>not a checksum</html>\n", 28);
 	free(sum);
 	assert_int_equal(aur_blob_open(f->state, f->url, f->sum_url, &b), -EIO);
-	assert_non_null(strstr(captured_logs(), "does not start with a SHA-256"));
+	assert_non_null(
+		strstr(captured_logs(), "does not start with a SHA-256"));
 }
 
 static void missing_asset_is_enoent(void **state)

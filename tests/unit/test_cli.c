@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* argv strings live until the next parse: the cli borrows from them */
 static char *args[16];
 static int nargs;

@@ -24,45 +24,45 @@ static struct aur_config *load(const char *yaml, struct aur_kv *sets, int *r)
 
 static void every_key_is_typed(void **state)
 {
-	const char *yaml =
-		"container_image: quay.io/kairos/ubuntu:24.04\n"
-		"repository: kairos-io/kairos\n"
-		"release_version: v3.2.1\n"
-		"artifact_version: v3.2.1-k3sv1.31\n"
-		"flavor: ubuntu\n"
-		"flavor_release: '24.04'\n"
-		"variant: standard\n"
-		"model: rpi4\n"
-		"arch: arm64\n"
-		"disable_netboot: true\n"
-		"disable_http_server: yes\n"
-		"disable_iso: false\n"
-		"netboot_http_port: 9000\n"
-		"state_dir: /var/lib/x\n"
-		"allow-insecure-registries: true\n"
-		"iso:\n"
-		"  override_name: custom\n"
-		"  include_date: true\n"
-		"  extend-live-cmdline: rd.debug\n"
-		"  live_console: console=ttyS1\n"
-		"netboot:\n"
-		"  cmdline: quiet\n"
-		"disk:\n"
-		"  efi: true\n"
-		"  size: '16000'\n"
-		"  state_size: 8000\n"
-		"system:\n"
-		"  kvm: true\n"
-		"cloud_config: |\n"
-		"  #cloud-config\n"
-		"  hostname: x\n";
+	const char *yaml = "container_image: quay.io/kairos/ubuntu:24.04\n"
+			   "repository: kairos-io/kairos\n"
+			   "release_version: v3.2.1\n"
+			   "artifact_version: v3.2.1-k3sv1.31\n"
+			   "flavor: ubuntu\n"
+			   "flavor_release: '24.04'\n"
+			   "variant: standard\n"
+			   "model: rpi4\n"
+			   "arch: arm64\n"
+			   "disable_netboot: true\n"
+			   "disable_http_server: yes\n"
+			   "disable_iso: false\n"
+			   "netboot_http_port: 9000\n"
+			   "state_dir: /var/lib/x\n"
+			   "allow-insecure-registries: true\n"
+			   "iso:\n"
+			   "  override_name: custom\n"
+			   "  include_date: true\n"
+			   "  extend-live-cmdline: rd.debug\n"
+			   "  live_console: console=ttyS1\n"
+			   "netboot:\n"
+			   "  cmdline: quiet\n"
+			   "disk:\n"
+			   "  efi: true\n"
+			   "  size: '16000'\n"
+			   "  state_size: 8000\n"
+			   "system:\n"
+			   "  kvm: true\n"
+			   "cloud_config: |\n"
+			   "  #cloud-config\n"
+			   "  hostname: x\n";
 	struct aur_config *cfg;
 	int r;
 
 	capture_logs();
 	cfg = load(yaml, NULL, &r);
 	assert_int_equal(r, 0);
-	assert_string_equal(cfg->container_image, "quay.io/kairos/ubuntu:24.04");
+	assert_string_equal(cfg->container_image,
+			    "quay.io/kairos/ubuntu:24.04");
 	assert_string_equal(cfg->flavor_release, "24.04");
 	assert_string_equal(cfg->netboot_http_port, "9000");
 	assert_true(cfg->disable_netboot);
@@ -117,7 +117,8 @@ static void bad_values_name_key_and_line(void **state)
 	capture_logs();
 	cfg = load("disk:\n  size: 12GB\n", NULL, &r);
 	assert_int_equal(r, -EINVAL);
-	assert_non_null(strstr(captured_logs(), "test.yaml:2: key 'disk.size'"));
+	assert_non_null(
+		strstr(captured_logs(), "test.yaml:2: key 'disk.size'"));
 
 	capture_logs();
 	cfg = load("flavor:\n  - a\n", NULL, &r);

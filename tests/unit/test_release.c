@@ -25,8 +25,7 @@ static void semver_order_matches_go(void **state)
 	assert_true(aur_semver_compare("v2.4-rc1", "v0.0.1") < 0);
 }
 
-static char *name_for(const char *version, const char *av,
-		      const char *variant)
+static char *name_for(const char *version, const char *av, const char *variant)
 {
 	struct aur_config cfg = {0};
 
