@@ -14,10 +14,6 @@
 #include <pthread.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
-#define HASH_STEP (4u << 20)
-
 struct checksum_file {
 	struct aur_source src; /* first member */
 	struct aur_node *target;
@@ -29,31 +25,10 @@ struct checksum_file {
 	size_t line_len;
 };
 
-static int hash_image(const struct aur_image *img, unsigned char digest[32])
+static ssize_t read_image(void *ctx, void *buf, size_t n, uint64_t off)
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	uint8_t *buf = malloc(HASH_STEP);
-	int r = 0;
-
-	if (!md || !buf || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (uint64_t off = 0; off < img->map.size;) {
-		ssize_t n = aur_extmap_pread(&img->map, buf, HASH_STEP, off);
-
-		if (n <= 0) {
-			r = n < 0 ? (int)n : -EIO;
-			goto out;
-		}
-		EVP_DigestUpdate(md, buf, (size_t)n);
-		off += (uint64_t)n;
-	}
-	EVP_DigestFinal_ex(md, digest, NULL);
-out:
-	EVP_MD_CTX_free(md);
-	free(buf);
-	return r;
+	return aur_extmap_pread(&((const struct aur_image *)ctx)->map, buf, n,
+				off);
 }
 
 static int compute_line(struct checksum_file *cf)
@@ -66,7 +41,8 @@ static int compute_line(struct checksum_file *cf)
 		int r = aur_node_image(cf->target, &img);
 
 		if (r == 0)
-			r = hash_image(img, digest);
+			r = aur_sha256_read(read_image, (void *)img,
+					    img->map.size, digest);
 		if (r < 0) {
 			aur_err("cannot compute the checksum of '%s': %s",
 				cf->name, strerror(-r));

@@ -13,8 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #define CHUNK_SHIFT 20
 #define CHUNK_SIZE (UINT64_C(1) << CHUNK_SHIFT)
 #define RA_MAX_CHUNKS 32
@@ -391,33 +389,9 @@ static void discard(struct aur_blob *b)
 	free(all);
 }
 
-static int hash_data(struct aur_blob *b, unsigned char digest[32])
+static ssize_t read_data(void *ctx, void *buf, size_t n, uint64_t off)
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	size_t bufsize = 4 * CHUNK_SIZE;
-	uint8_t *buf = malloc(bufsize);
-	int r = 0;
-
-	if (!md || !buf || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (uint64_t off = 0; off < b->size;) {
-		ssize_t n = aur_pread_full(
-			b->data_fd, buf, AUR_MIN(bufsize, b->size - off), off);
-
-		if (n <= 0) {
-			r = n < 0 ? (int)n : -EIO;
-			goto out;
-		}
-		EVP_DigestUpdate(md, buf, (size_t)n);
-		off += (uint64_t)n;
-	}
-	EVP_DigestFinal_ex(md, digest, NULL);
-out:
-	EVP_MD_CTX_free(md);
-	free(buf);
-	return r;
+	return aur_pread_full(((struct aur_blob *)ctx)->data_fd, buf, n, off);
 }
 
 /* The blob just became complete: check it against the published digest.
@@ -426,7 +400,7 @@ static int verify(struct aur_blob *b)
 {
 	unsigned char got[32];
 	char want_hex[65], got_hex[65];
-	int r = hash_data(b, got);
+	int r = aur_sha256_read(read_data, b, b->size, got);
 
 	if (r < 0) {
 		aur_err("cache '%s': cannot hash the data: %s", b->dir,

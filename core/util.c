@@ -227,6 +227,36 @@ void aur_sha256(const void *buf, size_t len, unsigned char digest[32])
 	EVP_Digest(buf, len, digest, NULL, EVP_sha256(), NULL);
 }
 
+int aur_sha256_read(aur_read_fn read, void *ctx, uint64_t size,
+		    unsigned char digest[32])
+{
+	const size_t step = 4u << 20;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t *buf = malloc(step);
+	int r = 0;
+
+	if (!md || !buf || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (uint64_t off = 0; off < size;) {
+		ssize_t n =
+			read(ctx, buf, (size_t)AUR_MIN(step, size - off), off);
+
+		if (n <= 0) {
+			r = n < 0 ? (int)n : -EIO;
+			goto out;
+		}
+		EVP_DigestUpdate(md, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	EVP_DigestFinal_ex(md, digest, NULL);
+out:
+	EVP_MD_CTX_free(md);
+	free(buf);
+	return r;
+}
+
 char *aur_printf(const char *fmt, ...)
 {
 	va_list ap;

@@ -49,6 +49,13 @@ void aur_sha256_hex(const unsigned char digest[32], char out[65]);
 int aur_sha256_parse(const char *s, unsigned char digest[32]);
 void aur_sha256(const void *buf, size_t len, unsigned char digest[32]);
 
+/* Reads up to @n bytes at @off; bytes read or -errno (pread-like). */
+typedef ssize_t (*aur_read_fn)(void *ctx, void *buf, size_t n, uint64_t off);
+/* SHA-256 of the @size bytes that @read gives, read in 4 MiB steps.
+ * 0, -ENOMEM, -EIO on a short read, or the reader's error. */
+int aur_sha256_read(aur_read_fn read, void *ctx, uint64_t size,
+		    unsigned char digest[32]);
+
 /* asprintf that returns the string or NULL (errno set). Caller frees. */
 char *aur_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
