@@ -109,3 +109,22 @@ findmnt -n -o FSTYPE,OPTIONS "$M" | grep -q '^fuse.aurorafs *ro,.*allow_other' |
 	fail "not a read-only fuse.aurorafs mount: $(findmnt -n -o FSTYPE,OPTIONS "$M")"
 pass "mount -t fuse 'aurorafs#CONFIG' with aurorafs options in -o"
 unmount_afs "$M"
+
+# the config and the cloud-config from URLs, and the cloud-config on stdin
+mkdir -p "$T/web"
+cp "$T/aurora.yaml" "$T/web/aurora.yaml"
+cp "$T/cc.yaml" "$T/web/cc.yaml"
+start_httpd cfg "$T/web"
+mount_afs "$M" --set node.name=n2 --cloud-config "$cfg_URL/cc.yaml" "$cfg_URL/aurora.yaml"
+grep -qx 'hostname: n2' "$M/config.yaml" || fail "cloud-config from a URL: $(cat "$M/config.yaml")"
+cmp "$M/iso/$ISO" "$REL/$ISO" || fail "config from a URL: ISO differs"
+unmount_afs "$M" "$AFS_PID"
+setsid "$AURORAFS" -f --set node.name=n3 --cloud-config - "file://$T/aurora.yaml" "$M" \
+	<"$T/cc.yaml" >"$T/aurorafs-stdin.log" 2>&1 &
+pid=$!
+wait_for 15 is_mounted "$M" || fail "mount with the cloud-config on stdin failed: $(cat "$T/aurorafs-stdin.log")"
+grep -qx 'hostname: n3' "$M/config.yaml" || fail "cloud-config from stdin: $(cat "$M/config.yaml")"
+unmount_afs "$M" "$pid"
+if "$AURORAFS" -f "$cfg_URL/missing.yaml" "$M" 2>"$T/err"; then fail "a missing config URL was accepted"; fi
+grep -q "missing.yaml': HTTP 404" "$T/err" || fail "missing config URL: $(cat "$T/err")"
+pass "config and cloud-config from http and file URLs, cloud-config from stdin"

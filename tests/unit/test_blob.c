@@ -11,6 +11,7 @@
 #include <aurora/util.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -113,6 +114,46 @@ static void reads_fetch_only_what_they_touch(void **state)
 	assert_int_equal(st.present_chunks, 3);
 	assert_int_equal(st.fetched_bytes, 2 * MIB + 1234);
 	assert_int_equal(src->ops->pread(src, buf, sizeof(buf), FILE_SIZE), 0);
+	aur_blob_close(b);
+}
+
+struct reader {
+	struct aur_source *src;
+	const uint8_t *want;
+	int ok;
+};
+
+static void *read_same_chunk(void *arg)
+{
+	struct reader *r = arg;
+	uint8_t *buf = malloc(MIB);
+
+	r->ok = buf && r->src->ops->pread(r->src, buf, MIB, MIB) == MIB &&
+		memcmp(buf, r->want + MIB, MIB) == 0;
+	free(buf);
+	return NULL;
+}
+
+static void concurrent_readers_share_one_fetch(void **state)
+{
+	struct fixture *f = *state;
+	struct aur_blob_stats st;
+	struct reader r[8];
+	pthread_t t[8];
+	struct aur_blob *b;
+
+	assert_int_equal(aur_blob_open(f->state, f->url, NULL, &b), 0);
+	for (int i = 0; i < 8; i++) {
+		r[i] = (struct reader){aur_blob_source(b), f->bytes, 0};
+		assert_int_equal(
+			pthread_create(&t[i], NULL, read_same_chunk, &r[i]), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		assert_true(r[i].ok);
+	}
+	aur_blob_get_stats(b, &st);
+	assert_int_equal(st.fetched_bytes, MIB);
 	aur_blob_close(b);
 }
 
@@ -254,6 +295,8 @@ int main(void)
 			open_reads_size_without_fetching, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			reads_fetch_only_what_they_touch, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			concurrent_readers_share_one_fetch, setup, teardown),
 		cmocka_unit_test_setup_teardown(chunks_survive_a_reopen, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(complete_data_is_verified,
