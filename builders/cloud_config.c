@@ -10,7 +10,7 @@ static int build(void *ctx, struct aur_image *img)
 {
 	const struct aur_build_ctx *bctx = ctx;
 
-	img->mtime = aur_tree_mtime(bctx->tree);
+	img->mtime = bctx->cloud_config_mtime;
 	return aur_extmap_add_mem(&img->map, "cloud-config", bctx->cloud_config,
 				  bctx->cloud_config_len);
 }

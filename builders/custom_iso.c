@@ -303,6 +303,9 @@ static int custom_build(void *ctx, struct aur_image *img)
 		};
 	}
 	r = aur_iso_edit(base, size, cu->name, adds, n, &img->map, &ci->edit);
+	/* the file's mtime (not its bytes) follows the cloud-config too */
+	if (b->cloud_config && b->cloud_config_mtime > img->mtime)
+		img->mtime = b->cloud_config_mtime;
 	free(adds);
 	return r == -EINVAL ? -EIO : r;
 }

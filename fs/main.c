@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -94,6 +95,21 @@ static int prepare_state_dir(const struct aur_config *cfg, char **out)
 	}
 	*out = dir;
 	return 0;
+}
+
+/* The cloud-config's file mtime, or now (stdin, URL, config key). */
+static time_t cloud_config_mtime(const struct aur_cli *cli,
+				 const struct aur_config *cfg)
+{
+	struct stat st;
+	const char *file = cli->cloud_config;
+
+	if (!file && cfg->cloud_config && cli->config &&
+	    !aur_is_url(cli->config))
+		file = cli->config;
+	if (file && strcmp(file, "-") != 0 && stat(file, &st) == 0)
+		return st.st_mtime;
+	return time(NULL);
 }
 
 static int build_fuse_args(const struct aur_cli *cli, struct fuse_args *args,
@@ -228,6 +244,7 @@ int main(int argc, char **argv)
 	bctx.state_dir = state_dir;
 	bctx.cloud_config = cloud;
 	bctx.cloud_config_len = cloud_len;
+	bctx.cloud_config_mtime = cloud_config_mtime(&cli, cfg);
 	bctx.tree = tree;
 	if (aur_builders_add_all(&bctx) < 0)
 		goto out;

@@ -36,6 +36,10 @@ struct aur_build_ctx {
 	const char *state_dir;
 	const char *cloud_config; /* rendered; NULL if there is none */
 	size_t cloud_config_len;
+	/* when the cloud-config last changed: its file's mtime, else the
+	 * start time; shown as the mtime of the files it goes into, so that
+	 * HTTP caches (ETag, Last-Modified) see a new cloud-config */
+	time_t cloud_config_mtime;
 	struct aur_tree *tree;
 	struct aur_base_iso base_iso; /* set by the source builder */
 };

@@ -110,6 +110,17 @@ unmount_afs "$M" "$AFS_PID"
 [ "$(find "$S/blobs" -mindepth 1 -maxdepth 1 | wc -l)" = 1 ] || fail "the base is not shared in state_dir"
 pass "another cloud-config changes $changed block(s) of the custom ISO and nothing else"
 
+# an edited cloud-config file shows in the mtime, for HTTP caches
+touch -d '2031-02-03 04:05:06 UTC' "$T/cc.yaml"
+# shellcheck disable=SC2046
+mount_afs "$M" $(args "file://$T/rel-AURORABOOT" "$S")
+[ "$(stat -c %Y "$M/iso/$CUSTOM")" = "$(date -d '2031-02-03 04:05:06 UTC' +%s)" ] ||
+	fail "custom ISO mtime does not follow the cloud-config"
+[ "$(stat -c %Y "$M/config.yaml")" = "$(stat -c %Y "$T/cc.yaml")" ] || fail "config.yaml mtime"
+[ "$(stat -c %Y "$M/iso/$ISO")" = "$(stat -L -c %Y "$DEMO_ISO_AURORABOOT")" ] || fail "base ISO mtime changed"
+unmount_afs "$M" "$AFS_PID"
+pass "the custom ISO's mtime follows the cloud-config file"
+
 # -- lazy: the first MiB of the custom ISO needs only the base's metadata --
 BIG=$T/big.iso
 cp "$DEMO_ISO_AURORABOOT" "$BIG"
