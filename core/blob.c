@@ -955,11 +955,6 @@ time_t aur_blob_mtime(const struct aur_blob *b)
 	return b->mtime;
 }
 
-const char *aur_blob_url(const struct aur_blob *b)
-{
-	return b->url;
-}
-
 bool aur_blob_published_digest(const struct aur_blob *b,
 			       unsigned char digest[32])
 {

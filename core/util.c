@@ -278,13 +278,6 @@ bool aur_startswith(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-bool aur_endswith(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n >= m && memcmp(s + n - m, suffix, m) == 0;
-}
-
 int aur_parse_u64(const char *s, uint64_t *out)
 {
 	uint64_t v = 0;

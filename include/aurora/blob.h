@@ -56,7 +56,6 @@ struct aur_source *aur_blob_source(struct aur_blob *b);
 
 uint64_t aur_blob_size(const struct aur_blob *b);
 time_t aur_blob_mtime(const struct aur_blob *b);
-const char *aur_blob_url(const struct aur_blob *b);
 
 /* The published SHA-256 if there is one: true and @digest filled. */
 bool aur_blob_published_digest(const struct aur_blob *b,

@@ -61,7 +61,6 @@ char *aur_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* true if @s starts with @prefix */
 bool aur_startswith(const char *s, const char *prefix);
-bool aur_endswith(const char *s, const char *suffix);
 
 /* Parse a non-negative decimal integer filling all of @s; 0 or -EINVAL. */
 int aur_parse_u64(const char *s, uint64_t *out);
