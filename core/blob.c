@@ -446,6 +446,7 @@ struct sink_ctx {
 	uint32_t first; /* chunk number of owned[0] */
 	const uint8_t *owned; /* chunks this fetch writes */
 	uint8_t *done; /* ... and those it completed */
+	uint8_t *chunk; /* the chunk being received, written when whole */
 };
 
 /* under b->lock */
@@ -458,6 +459,8 @@ static void mark_present(struct aur_blob *b, uint32_t c)
 	pthread_cond_broadcast(&b->cond);
 }
 
+/* Bytes arrive in pieces of a few KiB: gather a whole chunk and write it
+ * with one pwrite (a chunk is only served once complete anyway). */
 static int sink_write(void *ctx, const void *buf, size_t len)
 {
 	struct sink_ctx *s = ctx;
@@ -467,20 +470,21 @@ static int sink_write(void *ctx, const void *buf, size_t len)
 	__atomic_fetch_add(&b->fetched_bytes, len, __ATOMIC_RELAXED);
 	while (len > 0) {
 		uint32_t c = (uint32_t)(s->pos >> CHUNK_SHIFT);
-		uint64_t end = chunk_end(b, c);
+		uint64_t start = chunk_start(c), end = chunk_end(b, c);
 		size_t k = (size_t)AUR_MIN((uint64_t)len, end - s->pos);
 		bool own = s->owned[c - s->first];
 
-		if (own) {
-			int r = aur_pwrite_full(b->data_fd, p, k, s->pos);
-
-			if (r < 0)
-				return r;
-		}
+		if (own)
+			memcpy(s->chunk + (s->pos - start), p, k);
 		s->pos += k;
 		p += k;
 		len -= k;
 		if (own && s->pos == end) {
+			int r = aur_pwrite_full(b->data_fd, s->chunk,
+						(size_t)(end - start), start);
+
+			if (r < 0)
+				return r;
 			s->done[c - s->first] = 1;
 			pthread_mutex_lock(&b->lock);
 			mark_present(b, c);
@@ -503,7 +507,8 @@ static int fetch_owned(struct aur_blob *b, uint32_t first, uint32_t n,
 	int r;
 
 	s.done = calloc(n, 1);
-	if (!s.done) {
+	s.chunk = malloc(CHUNK_SIZE);
+	if (!s.done || !s.chunk) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -582,6 +587,7 @@ out:
 	pthread_cond_broadcast(&b->cond);
 	pthread_mutex_unlock(&b->lock);
 	free(s.done);
+	free(s.chunk);
 	return r;
 }
 
@@ -647,7 +653,7 @@ static void maybe_prefetch(struct aur_blob *b, uint32_t c)
 	uint32_t count;
 
 	if (b->nprefetch || b->ra_chunks < 2 || b->ra_next >= b->nchunks ||
-	    c + b->ra_chunks / 2 < b->ra_next ||
+	    c + b->ra_chunks < b->ra_next ||
 	    b->state[b->ra_next] != CHUNK_ABSENT || b->status == BLOB_BROKEN)
 		return;
 	job = calloc(1, sizeof(*job));
