@@ -643,8 +643,8 @@ static void *prefetch_main(void *arg)
 	return NULL;
 }
 
-/* Under b->lock: a sequential reader at chunk @c is halfway through the
- * readahead window: start fetching the next one in the background. */
+/* Under b->lock: a reader that has been sequential for a few windows
+ * entered the last one at chunk @c: fetch the next in the background. */
 static void maybe_prefetch(struct aur_blob *b, uint32_t c)
 {
 	struct prefetch_job *job;
@@ -652,7 +652,7 @@ static void maybe_prefetch(struct aur_blob *b, uint32_t c)
 	pthread_t t;
 	uint32_t count;
 
-	if (b->nprefetch || b->ra_chunks < 2 || b->ra_next >= b->nchunks ||
+	if (b->nprefetch || b->ra_chunks < 4 || b->ra_next >= b->nchunks ||
 	    c + b->ra_chunks < b->ra_next ||
 	    b->state[b->ra_next] != CHUNK_ABSENT || b->status == BLOB_BROKEN)
 		return;
