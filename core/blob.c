@@ -494,6 +494,27 @@ static int sink_write(void *ctx, const void *buf, size_t len)
 	return 0;
 }
 
+/* With the range locked: chunks another daemon fetched while we waited
+ * for the lock are in the map now; take them instead of fetching. */
+static void adopt_recorded(struct aur_blob *b, uint32_t first, uint32_t n,
+			   uint8_t *owned)
+{
+	uint8_t *on_disk = malloc(n);
+
+	if (on_disk &&
+	    aur_pread_full(b->map_fd, on_disk, n, first) == (ssize_t)n) {
+		pthread_mutex_lock(&b->lock);
+		for (uint32_t i = 0; i < n; i++) {
+			if (owned[i] && on_disk[i] == 1) {
+				owned[i] = 0;
+				mark_present(b, first + i);
+			}
+		}
+		pthread_mutex_unlock(&b->lock);
+	}
+	free(on_disk);
+}
+
 /*
  * Fetch the chunks marked in @owned (chunk @first + i for owned[i]), which
  * the caller set to INFLIGHT. On return none of them is INFLIGHT.
@@ -519,25 +540,7 @@ static int fetch_owned(struct aur_blob *b, uint32_t first, uint32_t n,
 			strerror(-r));
 		goto out;
 	}
-	/* another daemon may have fetched some while we waited for the lock */
-	{
-		uint8_t disk[RA_MAX_CHUNKS * 2];
-		uint8_t *on_disk = n <= sizeof(disk) ? disk : malloc(n);
-
-		if (on_disk && aur_pread_full(b->map_fd, on_disk, n, first) ==
-				       (ssize_t)n) {
-			pthread_mutex_lock(&b->lock);
-			for (uint32_t i = 0; i < n; i++) {
-				if (owned[i] && on_disk[i] == 1) {
-					owned[i] = 0;
-					mark_present(b, first + i);
-				}
-			}
-			pthread_mutex_unlock(&b->lock);
-		}
-		if (on_disk != disk)
-			free(on_disk);
-	}
+	adopt_recorded(b, first, n, owned);
 	for (uint32_t i = 0; i < n; i++) {
 		if (owned[i]) {
 			lo = AUR_MIN(lo, i);
