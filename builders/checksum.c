@@ -22,7 +22,6 @@ struct checksum_file {
 	void *kctx;
 	pthread_mutex_t lock;
 	char *line; /* computed on first read */
-	size_t line_len;
 };
 
 static ssize_t read_image(void *ctx, void *buf, size_t n, uint64_t off)
@@ -53,12 +52,11 @@ static int compute_line(struct checksum_file *cf)
 	cf->line = aur_printf("%s  %s\n", hex, cf->name);
 	if (!cf->line)
 		return -ENOMEM;
-	cf->line_len = strlen(cf->line);
 	return 0;
 }
 
-static ssize_t checksum_pread(struct aur_source *src, void *buf, size_t n,
-			      uint64_t off)
+static int checksum_get_run(struct aur_source *src, uint64_t off, size_t n,
+			    struct aur_run *run)
 {
 	struct checksum_file *cf = (struct checksum_file *)src;
 	int r = 0;
@@ -69,15 +67,14 @@ static ssize_t checksum_pread(struct aur_source *src, void *buf, size_t n,
 	pthread_mutex_unlock(&cf->lock);
 	if (r < 0)
 		return r;
-	if (off >= cf->line_len)
-		return 0;
-	n = AUR_MIN(n, cf->line_len - (size_t)off);
-	memcpy(buf, cf->line + off, n);
-	return (ssize_t)n;
+	run->kind = AUR_RUN_MEM;
+	run->mem = (const uint8_t *)cf->line + off;
+	run->len = n;
+	return 0;
 }
 
 static const struct aur_source_ops checksum_source_ops = {
-	.pread = checksum_pread,
+	.get_run = checksum_get_run,
 };
 
 static int build(void *ctx, struct aur_image *img)
@@ -89,9 +86,8 @@ static int build(void *ctx, struct aur_image *img)
 	if (r < 0)
 		return r;
 	img->mtime = target->mtime;
-	/* 64 hex digits, two spaces, the name, a newline */
 	return aur_extmap_add_source(&img->map, "sha256sum line", &cf->src, 0,
-				     64 + 2 + strlen(cf->name) + 1);
+				     cf->src.size);
 }
 
 static const struct aur_file_ops ops = {.build = build};
@@ -117,6 +113,8 @@ int aur_checksum_file_add(struct aur_build_ctx *ctx, const char *path,
 	if (!cf)
 		return -ENOMEM;
 	cf->src.ops = &checksum_source_ops;
+	/* 64 hex digits, two spaces, the name, a newline */
+	cf->src.size = 64 + 2 + strlen(name) + 1;
 	cf->target = target;
 	cf->known = known;
 	cf->kctx = kctx;

@@ -282,7 +282,7 @@ static int custom_build(void *ctx, struct aur_image *img)
 			.path = f->path,
 			.is_dir = f->is_dir,
 			.src = f->is_dir ? NULL : &f->content.src,
-			.size = f->is_dir ? 0 : f->content.size,
+			.size = f->is_dir ? 0 : f->content.src.size,
 			.mode = f->mode,
 			.mtime = f->mtime,
 		};

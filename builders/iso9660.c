@@ -257,7 +257,7 @@ static int load_dir(struct loader *l, struct aur_iso_dir *d, int depth)
 	if (!buf)
 		return -ENOMEM;
 	{
-		ssize_t got = l->src->ops->pread(l->src, buf, d->size, off);
+		ssize_t got = aur_source_pread(l->src, buf, d->size, off);
 
 		if (got != (ssize_t)d->size) {
 			free(buf);
@@ -334,8 +334,8 @@ int aur_iso_tree_load(struct aur_iso_tree *t, struct aur_source *src,
 	memset(t, 0, sizeof(*t));
 	t->base = base;
 	t->vd_block = vd_block;
-	got = src->ops->pread(src, t->vd, ISO_BLOCK,
-			      (uint64_t)vd_block * ISO_BLOCK);
+	got = aur_source_pread(src, t->vd, ISO_BLOCK,
+			       (uint64_t)vd_block * ISO_BLOCK);
 	if (got < 0)
 		return (int)got;
 	if (got != ISO_BLOCK || memcmp(t->vd + 1, "CD001", 5) != 0 ||

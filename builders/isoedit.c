@@ -64,7 +64,7 @@ static void *own(struct aur_iso_edit *e, size_t n)
 
 static int read_base(struct aur_iso_edit *e, void *buf, size_t n, uint64_t off)
 {
-	ssize_t got = e->base->ops->pread(e->base, buf, n, off);
+	ssize_t got = aur_source_pread(e->base, buf, n, off);
 
 	if (got < 0)
 		return (int)got;
@@ -197,8 +197,7 @@ static void note_partition_start(uint64_t byte, void *ctx)
 			return;
 	/* a partition with its own volume descriptors (partition_offset) */
 	if (byte + 17 * ISO_BLOCK > b->e->base_size ||
-	    b->e->base->ops->pread(b->e->base, sig, 6, byte + 16 * ISO_BLOCK) !=
-		    6 ||
+	    aur_source_pread(b->e->base, sig, 6, byte + 16 * ISO_BLOCK) != 6 ||
 	    memcmp(sig, "\001CD001", 6) != 0)
 		return;
 	b->v[b->n++] = (uint32_t)(byte / ISO_BLOCK);

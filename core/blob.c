@@ -754,31 +754,18 @@ static int ensure(struct aur_blob *b, uint64_t off, uint64_t n)
 
 /* ---- source ops ---- */
 
-static ssize_t blob_pread(struct aur_source *src, void *buf, size_t n,
-			  uint64_t off)
-{
-	struct aur_blob *b = (struct aur_blob *)src;
-	int r;
-
-	if (off >= b->size)
-		return 0;
-	n = (size_t)AUR_MIN((uint64_t)n, b->size - off);
-	r = ensure(b, off, n);
-	if (r < 0)
-		return r;
-	return aur_pread_full(b->data_fd, buf, n, off);
-}
-
-static int blob_fd_range(struct aur_source *src, uint64_t off, size_t n,
-			 int *fd, uint64_t *fd_off)
+static int blob_get_run(struct aur_source *src, uint64_t off, size_t n,
+			struct aur_run *run)
 {
 	struct aur_blob *b = (struct aur_blob *)src;
 	int r = ensure(b, off, n);
 
 	if (r < 0)
 		return r;
-	*fd = b->data_fd;
-	*fd_off = off;
+	run->kind = AUR_RUN_FD;
+	run->fd = b->data_fd;
+	run->fd_off = off;
+	run->len = n;
 	return 0;
 }
 
@@ -795,8 +782,7 @@ static bool blob_is_final(struct aur_source *src)
 }
 
 static const struct aur_source_ops blob_source_ops = {
-	.pread = blob_pread,
-	.fd_range = blob_fd_range,
+	.get_run = blob_get_run,
 	.is_final = blob_is_final,
 };
 
@@ -907,6 +893,7 @@ int aur_blob_open(const char *state_dir, const char *url,
 	r = load_state(b, verified);
 	if (r < 0)
 		goto fail;
+	b->src.size = b->size;
 	if (pthread_create(&b->recorder, NULL, recorder_main, b) != 0) {
 		r = -EAGAIN;
 		goto fail;

@@ -75,6 +75,8 @@ int aur_extmap_add_source(struct aur_extmap *m, const char *what,
 
 	if (len == 0)
 		return 0;
+	if (off > src->size || len > src->size - off)
+		return -EINVAL; /* outside the source: a builder's mistake */
 	if (m->n > 0) {
 		e = &m->v[m->n - 1];
 		if (e->kind == AUR_EXT_SOURCE && e->u.s.src == src &&
@@ -108,44 +110,108 @@ size_t aur_extmap_find(const struct aur_extmap *m, uint64_t off)
 	return lo;
 }
 
-ssize_t aur_extmap_pread(const struct aur_extmap *m, void *buf, size_t n,
-			 uint64_t off)
+/* The run of extent @e for bytes [@in, @in + @n) of it: the first part. */
+static int extent_run(const struct aur_extent *e, uint64_t in, size_t n,
+		      struct aur_run *run)
+{
+	switch (e->kind) {
+	case AUR_EXT_MEM:
+		run->kind = AUR_RUN_MEM;
+		run->mem = e->u.mem + in;
+		run->len = n;
+		return 0;
+	case AUR_EXT_ZERO:
+		run->kind = AUR_RUN_ZERO;
+		run->len = n;
+		return 0;
+	case AUR_EXT_SOURCE:
+		return e->u.s.src->ops->get_run(e->u.s.src, e->u.s.off + in, n,
+						run);
+	}
+	return -EINVAL;
+}
+
+int aur_extmap_walk(const struct aur_extmap *m, uint64_t off, size_t n,
+		    aur_run_fn fn, void *ctx)
 {
 	size_t done = 0, i;
 
 	if (off >= m->size || n == 0)
 		return 0;
-	if (n > m->size - off)
-		n = (size_t)(m->size - off);
+	n = (size_t)AUR_MIN((uint64_t)n, m->size - off);
 	i = aur_extmap_find(m, off);
 	while (done < n) {
 		const struct aur_extent *e = &m->v[i];
 		uint64_t in = off + done - e->start;
 		size_t k = (size_t)AUR_MIN(e->len - in, (uint64_t)(n - done));
-		char *dst = (char *)buf + done;
+		struct aur_run run;
+		int r = extent_run(e, in, k, &run);
 
-		switch (e->kind) {
-		case AUR_EXT_MEM:
-			memcpy(dst, e->u.mem + in, k);
-			break;
-		case AUR_EXT_ZERO:
-			memset(dst, 0, k);
-			break;
-		case AUR_EXT_SOURCE: {
-			ssize_t r = e->u.s.src->ops->pread(e->u.s.src, dst, k,
-							   e->u.s.off + in);
-
-			if (r < 0)
-				return r;
-			if ((size_t)r != k)
-				return -EIO; /* the source shrank */
-			break;
-		}
-		}
-		done += k;
-		i++;
+		if (r < 0)
+			return r;
+		if (run.len == 0 || run.len > k)
+			return -EIO; /* a source that broke its contract */
+		r = fn(ctx, &run);
+		if (r < 0)
+			return r;
+		done += run.len;
+		if (run.len == k)
+			i++;
 	}
-	return (ssize_t)done;
+	return 0;
+}
+
+struct copy_ctx {
+	uint8_t *dst;
+};
+
+static int copy_run(void *ctx, const struct aur_run *run)
+{
+	struct copy_ctx *c = ctx;
+	ssize_t got;
+
+	switch (run->kind) {
+	case AUR_RUN_MEM:
+		memcpy(c->dst, run->mem, run->len);
+		break;
+	case AUR_RUN_ZERO:
+		memset(c->dst, 0, run->len);
+		break;
+	case AUR_RUN_FD:
+		got = aur_pread_full(run->fd, c->dst, run->len, run->fd_off);
+		if (got < 0)
+			return (int)got;
+		if ((size_t)got != run->len)
+			return -EIO; /* the file shrank under us */
+		break;
+	}
+	c->dst += run->len;
+	return 0;
+}
+
+ssize_t aur_extmap_pread(const struct aur_extmap *m, void *buf, size_t n,
+			 uint64_t off)
+{
+	struct copy_ctx c = {buf};
+	int r;
+
+	if (off >= m->size)
+		return 0;
+	n = (size_t)AUR_MIN((uint64_t)n, m->size - off);
+	r = aur_extmap_walk(m, off, n, copy_run, &c);
+	return r < 0 ? r : (ssize_t)n;
+}
+
+bool aur_extmap_is_final(const struct aur_extmap *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		const struct aur_extent *e = &m->v[i];
+
+		if (e->kind == AUR_EXT_SOURCE &&
+		    !aur_source_is_final(e->u.s.src))
+			return false;
+	}
+	return true;
 }
 
 void aur_extmap_check(const struct aur_extmap *m)
@@ -159,4 +225,33 @@ void aur_extmap_check(const struct aur_extmap *m)
 	}
 	assert(pos == m->size);
 	(void)pos;
+}
+
+static int map_get_run(struct aur_source *src, uint64_t off, size_t n,
+		       struct aur_run *run)
+{
+	const struct aur_extmap *m = ((struct aur_extmap_source *)src)->map;
+	const struct aur_extent *e = &m->v[aur_extmap_find(m, off)];
+	uint64_t in = off - e->start;
+
+	return extent_run(e, in, (size_t)AUR_MIN((uint64_t)n, e->len - in),
+			  run);
+}
+
+static bool map_is_final(struct aur_source *src)
+{
+	return aur_extmap_is_final(((struct aur_extmap_source *)src)->map);
+}
+
+static const struct aur_source_ops map_source_ops = {
+	.get_run = map_get_run,
+	.is_final = map_is_final,
+};
+
+void aur_extmap_source_init(struct aur_extmap_source *es,
+			    const struct aur_extmap *m)
+{
+	es->src.ops = &map_source_ops;
+	es->src.size = m->size;
+	es->map = m;
 }

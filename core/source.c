@@ -8,50 +8,82 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static ssize_t mem_pread(struct aur_source *src, void *buf, size_t n,
+ssize_t aur_source_pread(struct aur_source *src, void *buf, size_t n,
 			 uint64_t off)
+{
+	size_t done = 0;
+
+	if (off >= src->size)
+		return 0;
+	n = (size_t)AUR_MIN((uint64_t)n, src->size - off);
+	while (done < n) {
+		struct aur_run run;
+		uint8_t *dst = (uint8_t *)buf + done;
+		ssize_t got;
+		int r = src->ops->get_run(src, off + done, n - done, &run);
+
+		if (r < 0)
+			return r;
+		run.len = AUR_MIN(run.len, n - done);
+		switch (run.kind) {
+		case AUR_RUN_MEM:
+			memcpy(dst, run.mem, run.len);
+			break;
+		case AUR_RUN_ZERO:
+			memset(dst, 0, run.len);
+			break;
+		case AUR_RUN_FD:
+			got = aur_pread_full(run.fd, dst, run.len, run.fd_off);
+			if (got < 0)
+				return got;
+			if ((size_t)got != run.len)
+				return -EIO; /* the file shrank under us */
+			break;
+		}
+		done += run.len;
+	}
+	return (ssize_t)done;
+}
+
+bool aur_source_is_final(struct aur_source *src)
+{
+	return !src->ops->is_final || src->ops->is_final(src);
+}
+
+static int mem_get_run(struct aur_source *src, uint64_t off, size_t n,
+		       struct aur_run *run)
 {
 	struct aur_mem_source *ms = (struct aur_mem_source *)src;
 
-	if (off >= ms->len)
-		return 0;
-	n = (size_t)AUR_MIN((uint64_t)n, ms->len - off);
-	memcpy(buf, ms->data + off, n);
-	return (ssize_t)n;
+	run->kind = AUR_RUN_MEM;
+	run->mem = ms->data + off;
+	run->len = n;
+	return 0;
 }
 
-static const struct aur_source_ops mem_ops = {.pread = mem_pread};
+static const struct aur_source_ops mem_ops = {.get_run = mem_get_run};
 
 void aur_mem_source_init(struct aur_mem_source *ms, const void *data,
 			 size_t len)
 {
 	ms->src.ops = &mem_ops;
+	ms->src.size = len;
 	ms->data = data;
-	ms->len = len;
 }
 
-static ssize_t file_pread(struct aur_source *src, void *buf, size_t n,
-			  uint64_t off)
+static int file_get_run(struct aur_source *src, uint64_t off, size_t n,
+			struct aur_run *run)
 {
 	struct aur_file_source *fs = (struct aur_file_source *)src;
 
-	return aur_pread_full(fs->fd, buf, n, off);
-}
-
-static int file_fd_range(struct aur_source *src, uint64_t off, size_t n,
-			 int *fd, uint64_t *fd_off)
-{
-	struct aur_file_source *fs = (struct aur_file_source *)src;
-
-	*fd = fs->fd;
-	*fd_off = off;
+	run->kind = AUR_RUN_FD;
+	run->fd = fs->fd;
+	run->fd_off = off;
+	run->len = n;
 	return 0;
 }
 
-static const struct aur_source_ops file_ops = {
-	.pread = file_pread,
-	.fd_range = file_fd_range,
-};
+static const struct aur_source_ops file_ops = {.get_run = file_get_run};
 
 int aur_file_source_from_fd(struct aur_file_source *fs, int fd)
 {
@@ -62,8 +94,8 @@ int aur_file_source_from_fd(struct aur_file_source *fs, int fd)
 	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
 	fs->src.ops = &file_ops;
+	fs->src.size = (uint64_t)st.st_size;
 	fs->fd = fd;
-	fs->size = (uint64_t)st.st_size;
 	return 0;
 }
 

@@ -109,18 +109,6 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
 }
 
-static bool image_is_final(const struct aur_image *img)
-{
-	for (size_t i = 0; i < img->map.n; i++) {
-		const struct aur_extent *e = &img->map.v[i];
-
-		if (e->kind == AUR_EXT_SOURCE && e->u.s.src->ops->is_final &&
-		    !e->u.s.src->ops->is_final(e->u.s.src))
-			return false;
-	}
-	return true;
-}
-
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct aur_fs *fs = fs_of(req);
@@ -149,106 +137,54 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = (uint64_t)(uintptr_t)n;
 	/* data that may still be found corrupt must not outlive this open
 	 * in the page cache: the next open would read it without asking */
-	fi->keep_cache = image_is_final(img);
+	fi->keep_cache = aur_extmap_is_final(&img->map);
 	fuse_reply_open(req, fi);
 }
 
-struct read_plan {
+/* The runs of a read, as FUSE buffers. */
+struct reply_vec {
 	struct fuse_bufvec *bv;
 	size_t cap;
-	void **scratch; /* pread buffers to free after the reply */
-	size_t nscratch;
 };
 
-static struct fuse_buf *plan_add(struct read_plan *p)
+static int add_run(void *ctx, const struct aur_run *run)
 {
-	if (p->bv->count == p->cap) {
-		size_t cap = p->cap * 2;
+	struct reply_vec *rv = ctx;
+	struct fuse_buf *b;
+
+	if (rv->bv->count == rv->cap) {
+		size_t cap = rv->cap * 2;
 		struct fuse_bufvec *bv = realloc(
-			p->bv, sizeof(*bv) + (cap - 1) * sizeof(bv->buf[0]));
+			rv->bv, sizeof(*bv) + (cap - 1) * sizeof(bv->buf[0]));
 
 		if (!bv)
-			return NULL;
-		p->bv = bv;
-		p->cap = cap;
+			return -ENOMEM;
+		rv->bv = bv;
+		rv->cap = cap;
 	}
-	memset(&p->bv->buf[p->bv->count], 0, sizeof(p->bv->buf[0]));
-	return &p->bv->buf[p->bv->count++];
-}
+	b = &rv->bv->buf[rv->bv->count++];
+	memset(b, 0, sizeof(*b));
+	b->size = run->len;
+	switch (run->kind) {
+	case AUR_RUN_MEM:
+		b->mem = (void *)run->mem;
+		break;
+	case AUR_RUN_ZERO:
+		if (run->len > ZERO_BUF_SIZE) {
+			struct aur_run rest = *run;
 
-/* Describe [@off, @off + @n) of @map as FUSE buffers. 0 or -errno. */
-static int plan_read(struct read_plan *p, const struct aur_extmap *map,
-		     uint64_t off, size_t n)
-{
-	size_t done = 0, i = aur_extmap_find(map, off);
-
-	while (done < n) {
-		const struct aur_extent *e = &map->v[i++];
-		uint64_t in = off + done - e->start;
-		size_t k = (size_t)AUR_MIN(e->len - in, (uint64_t)(n - done));
-		struct aur_source *src;
-		struct fuse_buf *b;
-		int fd, r;
-		uint64_t fd_off;
-
-		switch (e->kind) {
-		case AUR_EXT_MEM:
-			if (!(b = plan_add(p)))
-				return -ENOMEM;
-			b->mem = (void *)(e->u.mem + in);
-			b->size = k;
-			break;
-		case AUR_EXT_ZERO:
-			for (size_t z = 0; z < k; z += ZERO_BUF_SIZE) {
-				if (!(b = plan_add(p)))
-					return -ENOMEM;
-				b->mem = (void *)zero_buf;
-				b->size = AUR_MIN(ZERO_BUF_SIZE, k - z);
-			}
-			break;
-		case AUR_EXT_SOURCE:
-			src = e->u.s.src;
-			if (src->ops->fd_range) {
-				r = src->ops->fd_range(src, e->u.s.off + in, k,
-						       &fd, &fd_off);
-				if (r < 0)
-					return r;
-				if (!(b = plan_add(p)))
-					return -ENOMEM;
-				b->flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-				b->fd = fd;
-				b->pos = (off_t)fd_off;
-				b->size = k;
-				break;
-			}
-			{
-				void **v =
-					realloc(p->scratch,
-						(p->nscratch + 1) * sizeof(*v));
-				void *mem;
-				ssize_t got;
-
-				if (!v)
-					return -ENOMEM;
-				p->scratch = v;
-				mem = malloc(k);
-				if (!mem)
-					return -ENOMEM;
-				p->scratch[p->nscratch++] = mem;
-				got = src->ops->pread(src, mem, k,
-						      e->u.s.off + in);
-				if (got < 0)
-					return (int)got;
-				if ((size_t)got != k)
-					return -EIO;
-				if (!(b = plan_add(p)))
-					return -ENOMEM;
-				b->mem = mem;
-				b->size = k;
-			}
-			break;
+			b->size = ZERO_BUF_SIZE;
+			b->mem = (void *)zero_buf;
+			rest.len -= ZERO_BUF_SIZE;
+			return add_run(ctx, &rest);
 		}
-		done += k;
+		b->mem = (void *)zero_buf;
+		break;
+	case AUR_RUN_FD:
+		b->flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		b->fd = run->fd;
+		b->pos = (off_t)run->fd_off;
+		break;
 	}
 	return 0;
 }
@@ -258,28 +194,26 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct aur_node *n = (struct aur_node *)(uintptr_t)fi->fh;
 	const struct aur_extmap *map = &n->img.map;
-	struct read_plan p = {.cap = 8};
+	struct reply_vec rv = {.cap = 8};
 	int r;
 
 	if (off < 0 || (uint64_t)off >= map->size || size == 0) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
-	size = (size_t)AUR_MIN((uint64_t)size, map->size - (uint64_t)off);
-	p.bv = calloc(1, sizeof(*p.bv) + (p.cap - 1) * sizeof(p.bv->buf[0]));
-	if (!p.bv) {
+	rv.bv = calloc(1,
+		       sizeof(*rv.bv) + (rv.cap - 1) * sizeof(rv.bv->buf[0]));
+	if (!rv.bv) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	r = plan_read(&p, map, (uint64_t)off, size);
+	rv.bv->count = 0;
+	r = aur_extmap_walk(map, (uint64_t)off, size, add_run, &rv);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_data(req, p.bv, FUSE_BUF_SPLICE_MOVE);
-	for (size_t i = 0; i < p.nscratch; i++)
-		free(p.scratch[i]);
-	free(p.scratch);
-	free(p.bv);
+		fuse_reply_data(req, rv.bv, FUSE_BUF_SPLICE_MOVE);
+	free(rv.bv);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,

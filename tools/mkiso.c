@@ -103,13 +103,13 @@ int main(int argc, char **argv)
 		adds[nadds] = (struct aur_iso_addition){
 			.path = argv[a],
 			.src = &files[nadds].src,
-			.size = files[nadds].size,
+			.size = files[nadds].src.size,
 			.mode = st.st_mode,
 			.mtime = st.st_mtime,
 		};
 	}
 	aur_extmap_init(&map);
-	r = aur_iso_edit(&base.src, base.size, argv[i], adds, (size_t)nadds,
+	r = aur_iso_edit(&base.src, base.src.size, argv[i], adds, (size_t)nadds,
 			 &map, &edit);
 	if (r == 0) {
 		if (verbose)

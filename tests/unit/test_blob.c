@@ -100,20 +100,20 @@ static void reads_fetch_only_what_they_touch(void **state)
 	assert_int_equal(aur_blob_open(f->state, f->url, NULL, &b), 0);
 	src = aur_blob_source(b);
 	/* one read straddling chunks 2 and 3 */
-	assert_int_equal(src->ops->pread(src, buf, sizeof(buf), 3 * MIB - 50),
+	assert_int_equal(aur_source_pread(src, buf, sizeof(buf), 3 * MIB - 50),
 			 100);
 	assert_memory_equal(buf, f->bytes + 3 * MIB - 50, 100);
 	aur_blob_get_stats(b, &st);
 	assert_int_equal(st.present_chunks, 2);
 	assert_int_equal(st.fetched_bytes, 2 * MIB);
 	/* the short last chunk */
-	assert_int_equal(src->ops->pread(src, buf, sizeof(buf), FILE_SIZE - 10),
-			 10);
+	assert_int_equal(
+		aur_source_pread(src, buf, sizeof(buf), FILE_SIZE - 10), 10);
 	assert_memory_equal(buf, f->bytes + FILE_SIZE - 10, 10);
 	aur_blob_get_stats(b, &st);
 	assert_int_equal(st.present_chunks, 3);
 	assert_int_equal(st.fetched_bytes, 2 * MIB + 1234);
-	assert_int_equal(src->ops->pread(src, buf, sizeof(buf), FILE_SIZE), 0);
+	assert_int_equal(aur_source_pread(src, buf, sizeof(buf), FILE_SIZE), 0);
 	aur_blob_close(b);
 }
 
@@ -128,7 +128,7 @@ static void *read_same_chunk(void *arg)
 	struct reader *r = arg;
 	uint8_t *buf = malloc(MIB);
 
-	r->ok = buf && r->src->ops->pread(r->src, buf, MIB, MIB) == MIB &&
+	r->ok = buf && aur_source_pread(r->src, buf, MIB, MIB) == MIB &&
 		memcmp(buf, r->want + MIB, MIB) == 0;
 	free(buf);
 	return NULL;
@@ -169,7 +169,7 @@ static void chunks_survive_a_reopen(void **state)
 
 	assert_int_equal(aur_blob_open(f->state, f->url, NULL, &b), 0);
 	src = aur_blob_source(b);
-	assert_int_equal(src->ops->pread(src, buf, 10, 4 * MIB), 10);
+	assert_int_equal(aur_source_pread(src, buf, 10, 4 * MIB), 10);
 	aur_blob_close(b);
 
 	/* the map records chunk 4 only */
@@ -191,12 +191,12 @@ static void chunks_survive_a_reopen(void **state)
 	unlink(f->asset);
 	assert_int_equal(aur_blob_open(f->state, f->url, NULL, &b), 0);
 	src = aur_blob_source(b);
-	assert_int_equal(src->ops->pread(src, buf, 10, 4 * MIB + 5), 10);
+	assert_int_equal(aur_source_pread(src, buf, 10, 4 * MIB + 5), 10);
 	assert_memory_equal(buf, f->bytes + 4 * MIB + 5, 10);
 	aur_blob_get_stats(b, &st);
 	assert_int_equal(st.fetched_bytes, 0);
 	/* other chunks fail with EIO and the URL is named */
-	assert_int_equal(src->ops->pread(src, buf, 10, 0), -EIO);
+	assert_int_equal(aur_source_pread(src, buf, 10, 0), -EIO);
 	assert_non_null(strstr(captured_logs(), f->url));
 	aur_blob_close(b);
 }
@@ -260,7 +260,7 @@ static void mismatch_discards_and_fails(void **state)
 	assert_false(st.verified);
 	assert_int_equal(st.present_chunks, 0);
 	src = aur_blob_source(b);
-	assert_int_equal(src->ops->pread(src, buf, sizeof(buf), 0), -EIO);
+	assert_int_equal(aur_source_pread(src, buf, sizeof(buf), 0), -EIO);
 	aur_blob_close(b);
 }
 

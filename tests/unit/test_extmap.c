@@ -5,31 +5,39 @@
 #include <aurora/source.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-/* a source whose byte i is (i * 7) & 0xff, that can be made to fail */
+/* a source whose byte i is (i * 7) & 0xff, given in runs of at most 256
+ * bytes (so that walks loop within an extent), that can be made to fail */
 struct pattern_source {
 	struct aur_source src;
 	int fail;
 };
 
-static ssize_t pattern_pread(struct aur_source *s, void *buf, size_t n,
-			     uint64_t off)
+static uint8_t pattern[512];
+
+static int pattern_get_run(struct aur_source *s, uint64_t off, size_t n,
+			   struct aur_run *run)
 {
 	struct pattern_source *p = (struct pattern_source *)s;
 
 	if (p->fail)
 		return -EIO;
-	for (size_t i = 0; i < n; i++)
-		((uint8_t *)buf)[i] = (uint8_t)((off + i) * 7);
-	return (ssize_t)n;
+	for (size_t i = 0; i < sizeof(pattern); i++)
+		pattern[i] = (uint8_t)(i * 7);
+	run->kind = AUR_RUN_MEM;
+	run->mem = pattern + off % 256;
+	run->len = n < 256 ? n : 256;
+	return 0;
 }
 
-static const struct aur_source_ops pattern_ops = {.pread = pattern_pread};
+static const struct aur_source_ops pattern_ops = {.get_run = pattern_get_run};
 
 static void reads_cross_extents(void **state)
 {
-	struct pattern_source ps = {{&pattern_ops}, 0};
+	struct pattern_source ps = {{&pattern_ops, 1 << 20}, 0};
 	static const char hello[] = "hello";
 	struct aur_extmap m;
 	uint8_t buf[64];
@@ -63,6 +71,77 @@ static void reads_cross_extents(void **state)
 	aur_extmap_release(&m);
 }
 
+struct run_log {
+	int n, mem, zero, fd;
+	size_t bytes;
+};
+
+static int log_run(void *ctx, const struct aur_run *run)
+{
+	struct run_log *l = ctx;
+
+	l->n++;
+	l->bytes += run->len;
+	l->mem += run->kind == AUR_RUN_MEM;
+	l->zero += run->kind == AUR_RUN_ZERO;
+	l->fd += run->kind == AUR_RUN_FD;
+	return 0;
+}
+
+static void walks_give_runs(void **state)
+{
+	struct pattern_source ps = {{&pattern_ops, 1 << 20}, 0};
+	char path[] = "/tmp/test_extmap.XXXXXX";
+	int fd = mkstemp(path);
+	struct aur_file_source fs;
+	struct aur_extmap m, outer;
+	struct aur_extmap_source view;
+	struct run_log l = {0};
+	uint8_t buf[2000], want[2000];
+
+	assert_true(fd >= 0);
+	for (int i = 0; i < 1000; i++)
+		want[i] = (uint8_t)(i ^ 0x5a);
+	assert_int_equal(write(fd, want, 1000), 1000);
+	unlink(path);
+	assert_int_equal(aur_file_source_from_fd(&fs, fd), 0);
+	assert_int_equal(fs.src.size, 1000);
+
+	aur_extmap_init(&m);
+	assert_int_equal(aur_extmap_add_source(&m, "file", &fs.src, 0, 1000),
+			 0);
+	assert_int_equal(aur_extmap_add_zero(&m, "zero", 100), 0);
+	assert_int_equal(aur_extmap_add_source(&m, "pattern", &ps.src, 0, 600),
+			 0);
+	/* outside its source: refused, not a read past the end later */
+	assert_int_equal(aur_extmap_add_source(&m, "bad", &fs.src, 900, 101),
+			 -EINVAL);
+	aur_extmap_check(&m);
+	assert_int_equal(aur_extmap_walk(&m, 0, 1700, log_run, &l), 0);
+	assert_int_equal(l.bytes, 1700);
+	assert_int_equal(l.fd, 1);
+	assert_int_equal(l.zero, 1);
+	assert_int_equal(l.mem, 3); /* 600 bytes in runs of at most 256 */
+	assert_true(aur_extmap_is_final(&m));
+
+	/* a map read through another map */
+	aur_extmap_source_init(&view, &m);
+	aur_extmap_init(&outer);
+	assert_int_equal(
+		aur_extmap_add_source(&outer, "view", &view.src, 990, 700), 0);
+	assert_int_equal(aur_extmap_pread(&outer, buf, sizeof(buf), 0), 700);
+	assert_memory_equal(buf, want + 990, 10);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(buf[10 + i], 0);
+	for (int i = 0; i < 590; i++)
+		assert_int_equal(buf[110 + i], (uint8_t)(i * 7));
+	ps.fail = 1;
+	assert_int_equal(aur_extmap_pread(&outer, buf, 10, 200), -EIO);
+	aur_extmap_release(&outer);
+	aur_extmap_release(&m);
+	aur_file_source_close(&fs);
+}
+
 static void many_extents_bsearch(void **state)
 {
 	static const uint8_t one = 1;
@@ -87,6 +166,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(reads_cross_extents),
+		cmocka_unit_test(walks_give_runs),
 		cmocka_unit_test(many_extents_bsearch),
 	};
 
