@@ -1,31 +1,93 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Choosing the source and running the builders in the order their needs
+ * make: a builder runs once every product it needs has been provided.
+ */
 #include <aurora/builder.h>
 #include <aurora/config.h>
 #include <aurora/log.h>
+#include <aurora/tree.h>
 
-/* the source builder first: the others use ctx->base_iso */
+#include <errno.h>
+
 static const struct aur_builder *const builders[] = {
 	&aur_builder_release_iso,
 	&aur_builder_custom_iso,
 	&aur_builder_cloud_config,
 };
 
+#define NBUILDERS (sizeof(builders) / sizeof(builders[0]))
+
+enum aur_source_kind aur_source_kind(const struct aur_config *cfg)
+{
+	return cfg->container_image && *cfg->container_image
+		       ? AUR_SOURCE_IMAGE
+		       : AUR_SOURCE_RELEASE;
+}
+
+static int run(struct aur_build_ctx *ctx, const struct aur_builder *b,
+	       unsigned *provided)
+{
+	int r = b->add_files(ctx);
+
+	if (r < 0) {
+		aur_err("builder '%s' failed to set up its files", b->name);
+		return r;
+	}
+	for (unsigned p = 0; p < AUR_PRODUCT_COUNT; p++)
+		if ((b->provides & AUR_NEEDS(p)) && ctx->products[p])
+			*provided |= AUR_NEEDS(p);
+	return 0;
+}
+
 int aur_builders_add_all(struct aur_build_ctx *ctx)
 {
-	const char *image = ctx->cfg->container_image;
+	bool done[NBUILDERS] = {false};
+	unsigned provided = 0;
+	bool progress = true, have_source = false;
+	int r;
 
-	if (image && *image)
+	ctx->source = aur_source_kind(ctx->cfg);
+	for (size_t i = 0; i < NBUILDERS; i++) {
+		if (!builders[i]->is_source)
+			continue;
+		done[i] = true;
+		if (builders[i]->kind != ctx->source)
+			continue;
+		r = run(ctx, builders[i], &provided);
+		if (r < 0)
+			return r;
+		have_source = true;
+	}
+	if (!have_source)
 		aur_warn("container_image '%s': container image sources are "
 			 "not supported yet; only the cloud-config is served",
-			 image);
-	for (size_t i = 0; i < sizeof(builders) / sizeof(builders[0]); i++) {
-		int r = builders[i]->add_files(ctx);
-
-		if (r < 0) {
-			aur_err("builder '%s' failed to set up its files",
-				builders[i]->name);
-			return r;
+			 ctx->cfg->container_image);
+	while (progress) {
+		progress = false;
+		for (size_t i = 0; i < NBUILDERS; i++) {
+			if (done[i] || (builders[i]->needs & provided) !=
+					       builders[i]->needs)
+				continue;
+			done[i] = true;
+			progress = true;
+			r = run(ctx, builders[i], &provided);
+			if (r < 0)
+				return r;
 		}
 	}
+	for (size_t i = 0; i < NBUILDERS; i++)
+		if (!done[i])
+			aur_debug("builder '%s': what it needs is not provided "
+				  "by this source",
+				  builders[i]->name);
 	return 0;
+}
+
+int aur_product_image(const struct aur_build_ctx *ctx, enum aur_product p,
+		      const struct aur_image **img)
+{
+	if (!ctx->products[p])
+		return -ENOENT;
+	return aur_node_image(ctx->products[p], img);
 }

@@ -40,6 +40,7 @@ struct overlay_file {
 
 /* What one build of the custom ISO owns. */
 struct custom_image {
+	struct aur_extmap_source base;
 	struct aur_iso_edit *edit;
 	struct aur_mem_source config;
 	struct overlay_file *files;
@@ -47,7 +48,7 @@ struct custom_image {
 };
 
 struct custom_iso {
-	struct aur_build_ctx *bctx;
+	const struct aur_build_ctx *bctx;
 	char *name;
 };
 
@@ -256,17 +257,18 @@ static int custom_build(void *ctx, struct aur_image *img)
 	const char *overlay = b->cfg->iso.overlay_iso;
 	struct aur_iso_addition *adds = NULL;
 	struct custom_image *ci = calloc(1, sizeof(*ci));
-	struct aur_source *base;
-	uint64_t size;
+	const struct aur_image *base;
 	size_t n = 0;
 	int r;
 
 	if (!ci)
 		return -ENOMEM;
 	img->priv = ci;
-	r = b->base_iso.open(b->base_iso.ctx, &base, &size, &img->mtime);
+	r = aur_product_image(b, AUR_PRODUCT_BASE_ISO, &base);
 	if (r < 0)
 		return r;
+	aur_extmap_source_init(&ci->base, &base->map);
+	img->mtime = base->mtime;
 	if (overlay && *overlay) {
 		r = overlay_scan(ci, b->state_dir, overlay, "", 0);
 		if (r < 0)
@@ -302,7 +304,8 @@ static int custom_build(void *ctx, struct aur_image *img)
 			.mtime = img->mtime,
 		};
 	}
-	r = aur_iso_edit(base, size, cu->name, adds, n, &img->map, &ci->edit);
+	r = aur_iso_edit(&ci->base.src, ci->base.src.size, cu->name, adds, n,
+			 &img->map, &ci->edit);
 	/* the file's mtime (not its bytes) follows the cloud-config too */
 	if (b->cloud_config && b->cloud_config_mtime > img->mtime)
 		img->mtime = b->cloud_config_mtime;
@@ -332,8 +335,6 @@ static int add_files(struct aur_build_ctx *ctx)
 	struct aur_node *node;
 	int r;
 
-	if (!ctx->base_iso.open)
-		return 0;
 	if (!ctx->cloud_config && !(overlay && *overlay)) {
 		aur_info("no cloud-config and no iso.overlay_iso: no custom "
 			 "ISO");
@@ -348,9 +349,9 @@ static int add_files(struct aur_build_ctx *ctx)
 		free(cu);
 		return r;
 	}
-	cu->name = aur_printf("%s.custom.iso", ctx->base_iso.name);
-	path = aur_printf("/iso/%s.custom.iso", ctx->base_iso.name);
-	sum = aur_printf("/iso/%s.custom.iso.sha256", ctx->base_iso.name);
+	cu->name = aur_printf("%s.custom.iso", ctx->name);
+	path = aur_printf("/iso/%s.custom.iso", ctx->name);
+	sum = aur_printf("/iso/%s.custom.iso.sha256", ctx->name);
 	if (!cu->name || !path || !sum)
 		return -ENOMEM;
 	r = aur_tree_add_file(ctx->tree, path, &custom_ops, cu, &node);
@@ -361,5 +362,6 @@ static int add_files(struct aur_build_ctx *ctx)
 
 const struct aur_builder aur_builder_custom_iso = {
 	.name = "custom-iso",
+	.needs = AUR_NEEDS(AUR_PRODUCT_BASE_ISO),
 	.add_files = add_files,
 };

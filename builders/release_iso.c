@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The release ISO: /iso/<name>.iso is the release asset itself, served
+ * The release source: /iso/<name>.iso is the release asset itself, served
  * from the blob cache (fetched by ranges as it is read), and
- * /iso/<name>.iso.sha256 its checksum. The same blob is the base ISO of
- * every derived output.
+ * /iso/<name>.iso.sha256 the checksum the release published. The same file
+ * is the base ISO of every derived output.
+ *
+ * At start-up the blob is opened once (one one-byte request and the
+ * checksum file, or nothing when it is cached), so that a wrong name or a
+ * release without a checksum is reported right away; a failure there is
+ * not fatal, the file is tried again when it is read. A release that
+ * publishes no checksum gets no .sha256: nothing would vouch for it.
  */
 #include <aurora/blob.h>
 #include <aurora/builder.h>
@@ -18,7 +24,7 @@
 #include <string.h>
 
 struct release_iso {
-	struct aur_build_ctx *bctx;
+	const struct aur_build_ctx *bctx;
 	char *name; /* shown as <name>.iso */
 	char *url; /* of the asset */
 	char *checksum_url; /* <url>.sha256 */
@@ -40,29 +46,16 @@ static int release_blob(struct release_iso *ri, struct aur_blob **out)
 	return r;
 }
 
-static int base_open(void *ctx, struct aur_source **src, uint64_t *size,
-		     time_t *mtime)
+static int build_iso(void *ctx, struct aur_image *img)
 {
 	struct aur_blob *b = NULL;
 	int r = release_blob(ctx, &b);
 
 	if (r < 0)
 		return r;
-	*src = aur_blob_source(b);
-	*size = aur_blob_size(b);
-	*mtime = aur_blob_mtime(b);
-	return 0;
-}
-
-static int build_iso(void *ctx, struct aur_image *img)
-{
-	struct aur_source *src;
-	uint64_t size;
-	int r = base_open(ctx, &src, &size, &img->mtime);
-
-	if (r < 0)
-		return r;
-	return aur_extmap_add_source(&img->map, "release asset", src, 0, size);
+	img->mtime = aur_blob_mtime(b);
+	return aur_extmap_add_source(&img->map, "release asset",
+				     aur_blob_source(b), 0, aur_blob_size(b));
 }
 
 static const struct aur_file_ops iso_ops = {.build = build_iso};
@@ -95,11 +88,10 @@ static int add_files(struct aur_build_ctx *ctx)
 	AUR_AUTOFREE char *file = NULL;
 	AUR_AUTOFREE char *iso_path = NULL;
 	AUR_AUTOFREE char *sum_path = NULL;
+	struct aur_blob *blob = NULL;
 	struct aur_node *iso;
 	int r;
 
-	if (cfg->container_image && *cfg->container_image)
-		return 0; /* an image source, not a release */
 	ri = calloc(1, sizeof(*ri));
 	if (!ri)
 		return -ENOMEM;
@@ -135,17 +127,34 @@ static int add_files(struct aur_build_ctx *ctx)
 	r = aur_tree_add_file(ctx->tree, iso_path, &iso_ops, ri, &iso);
 	if (r < 0)
 		return r;
-	r = aur_checksum_file_add(ctx, sum_path, iso, iso_path + 5,
-				  published_digest, ri);
-	if (r < 0)
-		return r;
-	ctx->base_iso.open = base_open;
-	ctx->base_iso.ctx = ri;
-	ctx->base_iso.name = ri->name;
-	return 0;
+	ctx->name = ri->name;
+	ctx->products[AUR_PRODUCT_BASE_ISO] = iso;
+	/* open it once to report problems now; closed again because the
+	 * daemon forks after start-up, and the blob's threads would not
+	 * survive that (a cached blob reopens without the network) */
+	if (aur_blob_open(ctx->state_dir, ri->url, ri->checksum_url, &blob) ==
+	    0) {
+		bool published =
+			aur_blob_published_digest(blob, (unsigned char[32]){0});
+
+		aur_blob_close(blob);
+		if (!published) {
+			aur_warn("'%s' publishes no checksum ('%s'): it is "
+				 "served unverified, and neither it nor what "
+				 "is made of it gets a .sha256 file",
+				 ri->url, ri->checksum_url);
+			ctx->unverified = true;
+			return 0;
+		}
+	}
+	return aur_checksum_file_add(ctx, sum_path, iso, iso_path + 5,
+				     published_digest, ri);
 }
 
 const struct aur_builder aur_builder_release_iso = {
 	.name = "release-iso",
+	.is_source = true,
+	.kind = AUR_SOURCE_RELEASE,
+	.provides = AUR_NEEDS(AUR_PRODUCT_BASE_ISO),
 	.add_files = add_files,
 };

@@ -769,21 +769,23 @@ static int blob_get_run(struct aur_source *src, uint64_t off, size_t n,
 	return 0;
 }
 
-static bool blob_is_final(struct aur_source *src)
+static enum aur_trust blob_trust(struct aur_source *src)
 {
 	struct aur_blob *b = (struct aur_blob *)src;
-	bool final;
+	enum aur_trust t = AUR_TRUST_PENDING;
 
 	pthread_mutex_lock(&b->lock);
-	final = b->status == BLOB_VERIFIED ||
-		(b->status == BLOB_COMPLETE && !b->have_digest);
+	if (b->status == BLOB_VERIFIED)
+		t = AUR_TRUST_VERIFIED;
+	else if (b->status == BLOB_COMPLETE && !b->have_digest)
+		t = AUR_TRUST_UNVERIFIED;
 	pthread_mutex_unlock(&b->lock);
-	return final;
+	return t;
 }
 
 static const struct aur_source_ops blob_source_ops = {
 	.get_run = blob_get_run,
-	.is_final = blob_is_final,
+	.trust = blob_trust,
 };
 
 /* ---- open / close ---- */

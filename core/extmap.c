@@ -68,6 +68,38 @@ int aur_extmap_add_zero(struct aur_extmap *m, const char *what, uint64_t len)
 	return append(m, AUR_EXT_ZERO, what, len) ? 0 : -ENOMEM;
 }
 
+static const struct aur_source_ops map_source_ops;
+
+/* Add bytes [@off, @off + @len) of @inner as the extents they lie in. */
+static int add_view(struct aur_extmap *m, const struct aur_extmap *inner,
+		    uint64_t off, uint64_t len)
+{
+	size_t i = aur_extmap_find(inner, off);
+	int r = 0;
+
+	while (len > 0 && r == 0) {
+		const struct aur_extent *e = &inner->v[i++];
+		uint64_t in = off - e->start;
+		uint64_t k = AUR_MIN(e->len - in, len);
+
+		switch (e->kind) {
+		case AUR_EXT_MEM:
+			r = aur_extmap_add_mem(m, e->what, e->u.mem + in, k);
+			break;
+		case AUR_EXT_ZERO:
+			r = aur_extmap_add_zero(m, e->what, k);
+			break;
+		case AUR_EXT_SOURCE:
+			r = aur_extmap_add_source(m, e->what, e->u.s.src,
+						  e->u.s.off + in, k);
+			break;
+		}
+		off += k;
+		len -= k;
+	}
+	return r;
+}
+
 int aur_extmap_add_source(struct aur_extmap *m, const char *what,
 			  struct aur_source *src, uint64_t off, uint64_t len)
 {
@@ -77,6 +109,9 @@ int aur_extmap_add_source(struct aur_extmap *m, const char *what,
 		return 0;
 	if (off > src->size || len > src->size - off)
 		return -EINVAL; /* outside the source: a builder's mistake */
+	if (src->ops == &map_source_ops)
+		return add_view(m, ((struct aur_extmap_source *)src)->map, off,
+				len);
 	if (m->n > 0) {
 		e = &m->v[m->n - 1];
 		if (e->kind == AUR_EXT_SOURCE && e->u.s.src == src &&
@@ -202,16 +237,17 @@ ssize_t aur_extmap_pread(const struct aur_extmap *m, void *buf, size_t n,
 	return r < 0 ? r : (ssize_t)n;
 }
 
-bool aur_extmap_is_final(const struct aur_extmap *m)
+enum aur_trust aur_extmap_trust(const struct aur_extmap *m)
 {
-	for (size_t i = 0; i < m->n; i++) {
+	enum aur_trust t = AUR_TRUST_VERIFIED;
+
+	for (size_t i = 0; i < m->n && t != AUR_TRUST_PENDING; i++) {
 		const struct aur_extent *e = &m->v[i];
 
-		if (e->kind == AUR_EXT_SOURCE &&
-		    !aur_source_is_final(e->u.s.src))
-			return false;
+		if (e->kind == AUR_EXT_SOURCE)
+			t = AUR_MIN(t, aur_source_trust(e->u.s.src));
 	}
-	return true;
+	return t;
 }
 
 void aur_extmap_check(const struct aur_extmap *m)
@@ -238,14 +274,14 @@ static int map_get_run(struct aur_source *src, uint64_t off, size_t n,
 			  run);
 }
 
-static bool map_is_final(struct aur_source *src)
+static enum aur_trust map_trust(struct aur_source *src)
 {
-	return aur_extmap_is_final(((struct aur_extmap_source *)src)->map);
+	return aur_extmap_trust(((struct aur_extmap_source *)src)->map);
 }
 
 static const struct aur_source_ops map_source_ops = {
 	.get_run = map_get_run,
-	.is_final = map_is_final,
+	.trust = map_trust,
 };
 
 void aur_extmap_source_init(struct aur_extmap_source *es,

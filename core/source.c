@@ -45,9 +45,9 @@ ssize_t aur_source_pread(struct aur_source *src, void *buf, size_t n,
 	return (ssize_t)done;
 }
 
-bool aur_source_is_final(struct aur_source *src)
+enum aur_trust aur_source_trust(struct aur_source *src)
 {
-	return !src->ops->is_final || src->ops->is_final(src);
+	return src->ops->trust ? src->ops->trust(src) : AUR_TRUST_VERIFIED;
 }
 
 static int mem_get_run(struct aur_source *src, uint64_t off, size_t n,

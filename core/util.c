@@ -143,7 +143,29 @@ int aur_mkdir_p(const char *path, mode_t mode)
 			break;
 	}
 	free(p);
+	if (r == 0) {
+		struct stat st;
+
+		if (stat(path, &st) < 0)
+			r = -errno;
+		else if (!S_ISDIR(st.st_mode))
+			r = -ENOTDIR;
+	}
 	return r;
+}
+
+char *aur_absolute_path(const char *path)
+{
+	char *cwd, *abs;
+
+	if (path[0] == '/')
+		return strdup(path);
+	cwd = getcwd(NULL, 0);
+	if (!cwd)
+		return NULL;
+	abs = aur_printf("%s/%s", cwd, path);
+	free(cwd);
+	return abs;
 }
 
 ssize_t aur_pread_full(int fd, void *buf, size_t n, uint64_t off)

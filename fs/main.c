@@ -1,20 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * aurorafs: mount the artifacts of an AuroraBoot config as a read-only
- * FUSE filesystem. main() loads and checks everything that can be wrong
- * before mounting (config, cloud-config, state_dir), then mounts, detaches
- * (unless -f) and serves until unmounted.
+ * FUSE filesystem. main() sets up the instance (instance.h: everything
+ * that can be wrong is checked before mounting), mounts, detaches (unless
+ * -f) and serves until unmounted. A detached daemon logs to --log-file, or
+ * to <state_dir>/aurorafs.log, and says where on standard error first.
  */
 #include "cli.h"
 #include "ops.h"
 
-#include <aurora/builder.h>
-#include <aurora/cloudconfig.h>
-#include <aurora/config.h>
 #include <aurora/fetch.h>
-#include <aurora/kv.h>
+#include <aurora/instance.h>
 #include <aurora/log.h>
-#include <aurora/tree.h>
 #include <aurora/util.h>
 
 #include <errno.h>
@@ -23,94 +20,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-#define CONFIG_MAX (4u << 20)
-
-static int load_config(const struct aur_cli *cli, struct aur_kv *sets,
-		       struct aur_config **cfg)
-{
-	AUR_AUTOFREE char *text = NULL;
-	size_t len = 0;
-	int r;
-
-	if (cli->config && aur_is_url(cli->config)) {
-		char err[AUR_FETCH_ERRLEN];
-
-		r = aur_fetch_all(cli->config, CONFIG_MAX, &text, &len, err);
-		if (r < 0) {
-			aur_err("cannot fetch config %s", err);
-			aur_kv_free(sets);
-			return r;
-		}
-	} else if (cli->config) {
-		r = aur_read_file(cli->config, CONFIG_MAX, &text, &len);
-		if (r < 0) {
-			aur_err("cannot read config '%s': %s", cli->config,
-				strerror(-r));
-			aur_kv_free(sets);
-			return r;
-		}
-	}
-	r = aur_config_load(text, len, cli->config ? cli->config : "--set",
-			    sets, cfg);
-	if (r < 0)
-		return r;
-	r = aur_config_validate(*cfg);
-	if (r < 0) {
-		aur_config_free(*cfg);
-		*cfg = NULL;
-	}
-	return r;
-}
-
-/* state_dir, or a per-user cache directory: kept across mounts. */
-static char *default_state_dir(void)
-{
-	const char *xdg = getenv("XDG_CACHE_HOME");
-	const char *home = getenv("HOME");
-
-	if (geteuid() == 0)
-		return strdup("/var/cache/aurorafs");
-	if (xdg && *xdg)
-		return aur_printf("%s/aurorafs", xdg);
-	return aur_printf("%s/.cache/aurorafs", home && *home ? home : "/tmp");
-}
-
-static int prepare_state_dir(const struct aur_config *cfg, char **out)
-{
-	char *dir = cfg->state_dir && *cfg->state_dir ? strdup(cfg->state_dir)
-						      : default_state_dir();
-	int r;
-
-	if (!dir)
-		return -ENOMEM;
-	r = aur_mkdir_p(dir, 0755);
-	if (r == 0 && access(dir, W_OK) < 0)
-		r = -errno;
-	if (r < 0) {
-		aur_err("state_dir '%s' is not a writable directory: %s", dir,
-			strerror(-r));
-		free(dir);
-		return r;
-	}
-	*out = dir;
-	return 0;
-}
-
-/* The cloud-config's file mtime, or now (stdin, URL, config key). */
-static time_t cloud_config_mtime(const struct aur_cli *cli,
-				 const struct aur_config *cfg)
-{
-	struct stat st;
-	const char *file = cli->cloud_config;
-
-	if (!file && cfg->cloud_config && cli->config &&
-	    !aur_is_url(cli->config))
-		file = cli->config;
-	if (file && strcmp(file, "-") != 0 && stat(file, &st) == 0)
-		return st.st_mtime;
-	return time(NULL);
-}
 
 static int build_fuse_args(const struct aur_cli *cli, struct fuse_args *args,
 			   const char *argv0)
@@ -128,29 +37,47 @@ static int build_fuse_args(const struct aur_cli *cli, struct fuse_args *args,
 	return 0;
 }
 
-/* Once detached, stderr is /dev/null: log to --log-file or syslog. */
-static void redirect_logs(const struct aur_cli *cli)
+/* Where a detached daemon logs: --log-file, else a file in state_dir.
+ * "syslog" means syslog. Absolute, since the daemon changes to "/". */
+static char *log_destination(const struct aur_cli *cli,
+			     const struct aur_instance *in)
+{
+	if (cli->log_file && strcmp(cli->log_file, "syslog") == 0)
+		return strdup("syslog");
+	if (cli->log_file)
+		return aur_absolute_path(cli->log_file);
+	return aur_printf("%s/aurorafs.log", in->state_dir);
+}
+
+/* Open the log file before detaching, so that a bad path is an error the
+ * user sees. Returns the fd, -1 for syslog, or -errno. */
+static int open_log(const char *dest)
 {
 	int fd;
 
-	if (!cli->log_file) {
-		aur_log_use_syslog(1);
-		return;
-	}
-	fd = open(cli->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		  0644);
+	if (strcmp(dest, "syslog") == 0)
+		return -1;
+	fd = open(dest, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (fd < 0) {
+		aur_err("cannot open log file '%s': %s", dest, strerror(errno));
+		return -errno;
+	}
+	return fd;
+}
+
+/* Once detached, stderr is /dev/null: log to a copy of @log_fd, or
+ * syslog. */
+static void redirect_logs(int log_fd)
+{
+	if (log_fd < 0) {
 		aur_log_use_syslog(1);
-		aur_err("cannot open log file '%s': %s", cli->log_file,
-			strerror(errno));
 		return;
 	}
-	dup2(fd, STDERR_FILENO);
-	close(fd);
+	dup2(log_fd, STDERR_FILENO);
 }
 
 static int serve(const struct aur_cli *cli, struct aur_tree *tree,
-		 const char *argv0)
+		 const char *mountpoint, int log_fd, const char *argv0)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct aur_fs fs = {.tree = tree, .uid = getuid(), .gid = getgid()};
@@ -165,14 +92,14 @@ static int serve(const struct aur_cli *cli, struct aur_tree *tree,
 		goto out;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_session;
-	if (fuse_session_mount(se, cli->mountpoint) != 0)
+	if (fuse_session_mount(se, mountpoint) != 0)
 		goto out_signals;
-	aur_info("mounted on '%s'", cli->mountpoint);
+	aur_info("mounted on '%s'", mountpoint);
 	/* the mount exists now: the caller may return (like sshfs) */
 	if (fuse_daemonize(cli->foreground) != 0)
 		goto out_unmount;
 	if (!cli->foreground)
-		redirect_logs(cli);
+		redirect_logs(log_fd);
 	loop = fuse_loop_cfg_create();
 	if (!loop)
 		goto out_unmount;
@@ -193,16 +120,12 @@ out:
 
 int main(int argc, char **argv)
 {
-	struct aur_build_ctx bctx = {0};
-	struct aur_config *cfg = NULL;
-	struct aur_tree *tree = NULL;
+	struct aur_instance *in = NULL;
+	struct aur_instance_args args;
+	AUR_AUTOFREE char *mountpoint = NULL;
+	AUR_AUTOFREE char *log_dest = NULL;
 	struct aur_cli cli;
-	AUR_AUTOFREE char *raw_cc = NULL;
-	AUR_AUTOFREE char *cloud = NULL;
-	AUR_AUTOFREE char *state_dir = NULL;
-	size_t raw_len = 0, cloud_len = 0;
-	struct aur_kv *sets;
-	int r, status = 1;
+	int log_fd = -1, status = 1;
 
 	if (aur_cli_parse(argc, argv, &cli) < 0)
 		return 1;
@@ -223,35 +146,32 @@ int main(int argc, char **argv)
 		aur_err("cannot initialise libcurl");
 		goto out;
 	}
-	sets = cli.sets;
+	args.config = cli.config;
+	args.sets = cli.sets;
+	args.cloud_config = cli.cloud_config;
 	cli.sets = NULL;
-	if (load_config(&cli, sets, &cfg) < 0)
+	if (aur_instance_open(&args, &in) < 0)
 		goto out;
-	if (cli.cloud_config &&
-	    aur_cloud_config_read(cli.cloud_config, &raw_cc, &raw_len) < 0)
+	/* the daemon changes to "/": resolve what is relative now */
+	mountpoint = aur_absolute_path(cli.mountpoint);
+	if (!mountpoint) {
+		aur_err("mountpoint '%s': %s", cli.mountpoint, strerror(errno));
 		goto out;
-	if (aur_cloud_config_render(cfg, raw_cc, raw_len,
-				    cli.cloud_config ? cli.cloud_config : "",
-				    &cloud, &cloud_len) < 0)
-		goto out;
-	r = prepare_state_dir(cfg, &state_dir);
-	if (r < 0)
-		goto out;
-	tree = aur_tree_new(time(NULL));
-	if (!tree)
-		goto out;
-	bctx.cfg = cfg;
-	bctx.state_dir = state_dir;
-	bctx.cloud_config = cloud;
-	bctx.cloud_config_len = cloud_len;
-	bctx.cloud_config_mtime = cloud_config_mtime(&cli, cfg);
-	bctx.tree = tree;
-	if (aur_builders_add_all(&bctx) < 0)
-		goto out;
-	status = serve(&cli, tree, argv[0]);
+	}
+	if (!cli.foreground) {
+		log_dest = log_destination(&cli, in);
+		if (!log_dest)
+			goto out;
+		log_fd = open_log(log_dest);
+		if (log_fd < -1)
+			goto out;
+		aur_info("logging to %s once detached", log_dest);
+	}
+	status = serve(&cli, in->tree, mountpoint, log_fd, argv[0]);
 out:
-	aur_tree_free(tree);
-	aur_config_free(cfg);
+	if (log_fd >= 0)
+		close(log_fd);
+	aur_instance_close(in);
 	aur_cli_release(&cli);
 	aur_fetch_global_cleanup();
 	return status;

@@ -137,7 +137,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = (uint64_t)(uintptr_t)n;
 	/* data that may still be found corrupt must not outlive this open
 	 * in the page cache: the next open would read it without asking */
-	fi->keep_cache = aur_extmap_is_final(&img->map);
+	fi->keep_cache = aur_extmap_trust(&img->map) != AUR_TRUST_PENDING;
 	fuse_reply_open(req, fi);
 }
 

@@ -2,11 +2,19 @@
 /*
  * builder.h - builders turn the config into files of the tree.
  *
- * Each builder is a static struct aur_builder. At mount time every builder
- * adds its files (names and build functions only: nothing is fetched or
- * built then). Builders that make outputs from "the base ISO" (custom ISOs,
- * netboot files) get it through ctx->base_iso, which the source builder
- * (a release today) provides.
+ * Each builder is a static struct aur_builder that says which products it
+ * needs and which it provides. Products are what outputs derive from: the
+ * base ISO, and later the rootfs, its squashfs, the kernel and the initrd.
+ * The source of everything (a release, or a container image) is chosen
+ * once from the config; its builder provides the first products, and
+ * every other builder runs as soon as what it needs is provided, whatever
+ * the order of the builder list. A builder whose needs cannot be met adds
+ * nothing.
+ *
+ * At mount time builders only add files (names and build functions):
+ * nothing is fetched or built then. A file product is a node of the tree
+ * (listed or not), built on first use like any file; derived outputs read
+ * it through its image's extent map.
  */
 #ifndef AURORA_BUILDER_H
 #define AURORA_BUILDER_H
@@ -19,21 +27,27 @@
 struct aur_config;
 struct aur_tree;
 struct aur_node;
-struct aur_source;
+struct aur_image;
 
-/* The ISO that other outputs derive from, opened on first use. */
-struct aur_base_iso {
-	/* Give the ISO as a source and its size and mtime (may block on the
-	 * network the first time). 0 or -errno, logged. */
-	int (*open)(void *ctx, struct aur_source **src, uint64_t *size,
-		    time_t *mtime);
-	void *ctx;
-	const char *name; /* output base name: "<name>.iso" */
+enum aur_product {
+	AUR_PRODUCT_BASE_ISO, /* the bootable ISO other outputs edit */
+	AUR_PRODUCT_COUNT
 };
+
+#define AUR_NEEDS(p) (1u << (p))
+
+/* What a source is: the config chooses one. */
+enum aur_source_kind {
+	AUR_SOURCE_RELEASE, /* a Kairos release on a release server */
+	AUR_SOURCE_IMAGE, /* a container image (container_image) */
+};
+
+enum aur_source_kind aur_source_kind(const struct aur_config *cfg);
 
 struct aur_build_ctx {
 	const struct aur_config *cfg;
-	const char *state_dir;
+	enum aur_source_kind source;
+	const char *state_dir; /* absolute */
 	const char *cloud_config; /* rendered; NULL if there is none */
 	size_t cloud_config_len;
 	/* when the cloud-config last changed: its file's mtime, else the
@@ -41,12 +55,25 @@ struct aur_build_ctx {
 	 * HTTP caches (ETag, Last-Modified) see a new cloud-config */
 	time_t cloud_config_mtime;
 	struct aur_tree *tree;
-	struct aur_base_iso base_iso; /* set by the source builder */
+	/* the name outputs are called after ("<name>.iso"); set by the
+	 * source builder */
+	const char *name;
+	/* set by the source builder when it knows that nothing vouches for
+	 * the source (no published checksum): no checksum files are added */
+	bool unverified;
+	/* file products, set by the builders that provide them */
+	struct aur_node *products[AUR_PRODUCT_COUNT];
 };
 
 struct aur_builder {
 	const char *name;
-	/* Add this builder's files to ctx->tree. 0 or -errno (logged). */
+	unsigned needs; /* AUR_NEEDS(product) bits */
+	unsigned provides;
+	/* For a source builder: the source kind it handles. */
+	bool is_source;
+	enum aur_source_kind kind;
+	/* Add this builder's files to ctx->tree and set ctx->products[] for
+	 * what it provides. 0 or -errno (logged). */
 	int (*add_files)(struct aur_build_ctx *ctx);
 };
 
@@ -54,14 +81,22 @@ extern const struct aur_builder aur_builder_release_iso;
 extern const struct aur_builder aur_builder_custom_iso;
 extern const struct aur_builder aur_builder_cloud_config;
 
-/* Run every builder's add_files, the source first. */
+/* Run the source's builder, then every builder whose needs are met. */
 int aur_builders_add_all(struct aur_build_ctx *ctx);
+
+/* The image of product @p (built on first use). 0 or -errno; -ENOENT if
+ * nothing provides it. */
+int aur_product_image(const struct aur_build_ctx *ctx, enum aur_product p,
+		      const struct aur_image **img);
 
 /*
  * Add @path, a sha256sum-style line "<hex>  <name>\n" for the file @target.
  * The line's length is known up front, so listing it costs nothing; the
  * digest is computed on first read by hashing @target, unless @known
- * gives it (e.g. a checksum the release published).
+ * gives it (a checksum the release published). A checksum is never made
+ * up for bytes nobody verified: if @target reads from a download without
+ * a published checksum, reading the line fails with EIO and says why.
+ * Adds nothing when ctx->unverified.
  */
 int aur_checksum_file_add(struct aur_build_ctx *ctx, const char *path,
 			  struct aur_node *target, const char *name,

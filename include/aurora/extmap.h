@@ -54,7 +54,8 @@ void aur_extmap_release(struct aur_extmap *m);
 
 /* Append an extent at the current end. Zero-length extents are ignored;
  * a ZERO or SOURCE extent continuing the previous one is merged into it.
- * A SOURCE range must lie inside the source. 0 or -ENOMEM. */
+ * A SOURCE range must lie inside the source (else -EINVAL); a range of an
+ * aur_extmap_source is added as the extents it covers. 0 or -errno. */
 int aur_extmap_add_mem(struct aur_extmap *m, const char *what, const void *mem,
 		       uint64_t len);
 int aur_extmap_add_zero(struct aur_extmap *m, const char *what, uint64_t len);
@@ -80,15 +81,17 @@ int aur_extmap_walk(const struct aur_extmap *m, uint64_t off, size_t n,
 ssize_t aur_extmap_pread(const struct aur_extmap *m, void *buf, size_t n,
 			 uint64_t off);
 
-/* false while any byte of @m may still turn out wrong (unverified data):
- * readers must not keep such bytes cached across opens. */
-bool aur_extmap_is_final(const struct aur_extmap *m);
+/* The weakest trust of the sources @m reads from (aur_trust): readers
+ * keep bytes cached across opens only once it is past PENDING. */
+enum aur_trust aur_extmap_trust(const struct aur_extmap *m);
 
 /* Check the invariants (assert) - call when the map is complete. */
 void aur_extmap_check(const struct aur_extmap *m);
 
 /* A map as a source of another map (a view of a view). The map must stay
- * unchanged and alive while the source is used. */
+ * unchanged and alive while the source is used. Adding a range of it to
+ * another map copies the inner extents instead (aur_extmap_add_source), so
+ * reads never go through more than one map. */
 struct aur_extmap_source {
 	struct aur_source src;
 	const struct aur_extmap *map;

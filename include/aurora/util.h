@@ -35,8 +35,13 @@ int aur_read_file(const char *path, size_t max, char **buf, size_t *len);
 int aur_write_file_atomic(const char *path, const void *buf, size_t len,
 			  mode_t mode);
 
-/* mkdir -p */
+/* mkdir -p: 0 once @path is a directory (-ENOTDIR if it is something
+ * else). */
 int aur_mkdir_p(const char *path, mode_t mode);
+
+/* @path made absolute against the working directory (not resolved
+ * further). Caller frees; NULL (errno set) on failure. */
+char *aur_absolute_path(const char *path);
 
 /* pread/pwrite that retry on EINTR and short transfers. aur_pread_full
  * returns the bytes read (less than @n only at end of file). */

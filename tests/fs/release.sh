@@ -23,8 +23,11 @@ YAML
 
 mount_afs "$M" "${ARGS[@]}" --set state_dir="$STATE" --set node.name=n1 \
 	--set token=abc --cloud-config "$T/cc.yaml"
-[ "$(body_bytes "$web_LOG")" = 0 ] || fail "mounting fetched data"
-pass "mount fetched nothing"
+# the mount opens the release: its size (one byte) and published checksum
+[ "$(body_bytes "$web_LOG" "$ISO")" -le 1 ] || fail "mounting fetched the ISO"
+[ "$(body_bytes "$web_LOG")" -le $((1 + $(stat -c %s "$REL/$ISO.sha256"))) ] ||
+	fail "mounting fetched more than a byte and the checksum"
+pass "mount fetched a byte of the ISO and its checksum"
 
 # stat: the true size, no download
 ls "$M/iso" | grep -qx "$ISO" || fail "no $ISO in: $(ls "$M/iso")"

@@ -214,9 +214,13 @@ static void complete_data_is_verified(void **state)
 	assert_true(aur_blob_published_digest(b, d));
 	aur_sha256(f->bytes, FILE_SIZE, want);
 	assert_memory_equal(d, want, 32);
+	assert_int_equal(aur_source_trust(aur_blob_source(b)),
+			 AUR_TRUST_PENDING);
 	assert_int_equal(aur_blob_fetch_all(b), 0);
 	aur_blob_get_stats(b, &st);
 	assert_true(st.verified);
+	assert_int_equal(aur_source_trust(aur_blob_source(b)),
+			 AUR_TRUST_VERIFIED);
 	aur_blob_close(b);
 
 	{
@@ -236,6 +240,26 @@ static void complete_data_is_verified(void **state)
 	aur_blob_get_stats(b, &st);
 	assert_true(st.verified);
 	assert_int_equal(aur_blob_fetch_all(b), 0);
+	aur_blob_close(b);
+}
+
+/* Without a published checksum the data is final once complete, but
+ * nothing vouches for it. */
+static void unpublished_checksum_is_unverified(void **state)
+{
+	struct fixture *f = *state;
+	struct aur_blob *b;
+	char *sum = aur_printf("%s.sha256", f->asset);
+
+	unlink(sum);
+	free(sum);
+	assert_int_equal(aur_blob_open(f->state, f->url, f->sum_url, &b), 0);
+	assert_false(aur_blob_published_digest(b, (unsigned char[32]){0}));
+	assert_int_equal(aur_source_trust(aur_blob_source(b)),
+			 AUR_TRUST_PENDING);
+	assert_int_equal(aur_blob_fetch_all(b), 0);
+	assert_int_equal(aur_source_trust(aur_blob_source(b)),
+			 AUR_TRUST_UNVERIFIED);
 	aur_blob_close(b);
 }
 
@@ -301,6 +325,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(complete_data_is_verified,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			unpublished_checksum_is_unverified, setup, teardown),
 		cmocka_unit_test_setup_teardown(mismatch_discards_and_fails,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_checksum_file_is_an_error,

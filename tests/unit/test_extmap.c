@@ -122,7 +122,7 @@ static void walks_give_runs(void **state)
 	assert_int_equal(l.fd, 1);
 	assert_int_equal(l.zero, 1);
 	assert_int_equal(l.mem, 3); /* 600 bytes in runs of at most 256 */
-	assert_true(aur_extmap_is_final(&m));
+	assert_int_equal(aur_extmap_trust(&m), AUR_TRUST_VERIFIED);
 
 	/* a map read through another map */
 	aur_extmap_source_init(&view, &m);
