@@ -11,8 +11,10 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
-/* the tree never changes while mounted: let the kernel cache freely */
+/* nodes never change or go away while mounted: the kernel may cache what
+ * exists (not what does not: entries can appear) */
 #define ATTR_TIMEOUT 86400.0
 #define ZERO_BUF_SIZE (128u * 1024)
 
@@ -57,9 +59,11 @@ static int node_attr(struct aur_fs *fs, struct aur_node *n, struct stat *st)
 			return r;
 		st->st_mode = S_IFREG | 0444;
 		st->st_nlink = 1;
+		/* a volatile file's size is known only to each open */
 		st->st_size = (off_t)img->map.size;
 		st->st_blocks = (blkcnt_t)AUR_DIV_ROUND_UP(img->map.size, 512);
-		st->st_mtime = st->st_ctime = st->st_atime = img->mtime;
+		st->st_mtime = st->st_ctime = st->st_atime =
+			aur_node_is_volatile(n) ? time(NULL) : img->mtime;
 	}
 	return 0;
 }
@@ -71,10 +75,14 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param e;
 	int r;
 
+	if (!n && errno != ENOENT) {
+		/* the directory could not be populated (yet) */
+		fuse_reply_err(req, EIO);
+		return;
+	}
 	if (!n) {
-		/* negative entries may be cached as well: the tree is fixed */
+		/* not cached: entries may appear (a machine seen later) */
 		memset(&e, 0, sizeof(e));
-		e.entry_timeout = ATTR_TIMEOUT;
 		fuse_reply_entry(req, &e);
 		return;
 	}
@@ -85,7 +93,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	e.ino = n->ino;
-	e.attr_timeout = ATTR_TIMEOUT;
+	e.attr_timeout = aur_node_is_volatile(n) ? 0 : ATTR_TIMEOUT;
 	e.entry_timeout = ATTR_TIMEOUT;
 	fuse_reply_entry(req, &e);
 }
@@ -106,14 +114,21 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+		fuse_reply_attr(req, &st,
+				aur_node_is_volatile(n) ? 0 : ATTR_TIMEOUT);
 }
+
+/* What an open file handle holds. */
+struct open_file {
+	struct aur_node *node;
+	struct aur_image *img; /* kept, or this open's own (volatile) */
+};
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct aur_fs *fs = fs_of(req);
 	struct aur_node *n = aur_tree_node(fs->tree, ino);
-	const struct aur_image *img;
+	struct open_file *of;
 	int r;
 
 	if (!n) {
@@ -129,16 +144,42 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	r = node_image(n, &img);
+	of = calloc(1, sizeof(*of));
+	if (!of) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	of->node = n;
+	r = aur_node_open_image(n, &of->img);
+	if (r == -ENOENT || r == -ENOTDIR)
+		r = -EIO;
 	if (r < 0) {
+		free(of);
 		fuse_reply_err(req, -r);
 		return;
 	}
-	fi->fh = (uint64_t)(uintptr_t)n;
-	/* data that may still be found corrupt must not outlive this open
-	 * in the page cache: the next open would read it without asking */
-	fi->keep_cache = aur_extmap_trust(&img->map) != AUR_TRUST_PENDING;
+	fi->fh = (uint64_t)(uintptr_t)of;
+	if (aur_node_is_volatile(n)) {
+		/* its size is its own: read it through, never cache it */
+		fi->direct_io = 1;
+	} else {
+		/* data that may still be found corrupt must not outlive
+		 * this open in the page cache: the next open would read it
+		 * without asking */
+		fi->keep_cache =
+			aur_extmap_trust(&of->img->map) != AUR_TRUST_PENDING;
+	}
 	fuse_reply_open(req, fi);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+
+	aur_node_close_image(of->node, of->img);
+	free(of);
+	fuse_reply_err(req, 0);
 }
 
 /* The runs of a read, as FUSE buffers. */
@@ -192,8 +233,8 @@ static int add_run(void *ctx, const struct aur_run *run)
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct aur_node *n = (struct aur_node *)(uintptr_t)fi->fh;
-	const struct aur_extmap *map = &n->img.map;
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+	const struct aur_extmap *map = &of->img->map;
 	struct reply_vec rv = {.cap = 8};
 	int r;
 
@@ -229,50 +270,55 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_open(req, fi);
 }
 
+struct dir_reply {
+	fuse_req_t req;
+	char *buf;
+	size_t size, used;
+};
+
+static bool add_entry(struct dir_reply *d, const char *name, uint64_t ino,
+		      bool is_dir, off_t next)
+{
+	struct stat st = {.st_ino = ino, .st_mode = is_dir ? S_IFDIR : S_IFREG};
+	size_t len = fuse_add_direntry(d->req, d->buf + d->used,
+				       d->size - d->used, name, &st, next);
+
+	if (len > d->size - d->used)
+		return false;
+	d->used += len;
+	return true;
+}
+
+/* entry i of the listing has offset i + 1: ".", "..", then children */
+static int add_child(void *ctx, const struct aur_node *c, size_t index)
+{
+	return !add_entry(ctx, c->name, c->ino, c->is_dir, (off_t)index + 3);
+}
+
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	struct aur_node *dir = aur_tree_node(fs_of(req)->tree, ino);
-	char *buf = malloc(size);
-	size_t used = 0;
-	off_t idx = 0;
+	struct aur_fs *fs = fs_of(req);
+	struct aur_node *dir = aur_tree_node(fs->tree, ino);
+	struct dir_reply d = {req, malloc(size), size, 0};
+	int r = 0;
 
-	if (!buf) {
+	if (!d.buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	/* entry i has offset i + 1: ".", "..", then the children */
-	for (struct aur_node *c = NULL;; idx++) {
-		struct stat st = {0};
-		const char *name;
-		size_t len;
-
-		if (idx == 0) {
-			name = ".";
-			st.st_ino = dir->ino;
-		} else if (idx == 1) {
-			name = "..";
-			st.st_ino = dir->parent->ino;
-			c = dir->child;
-		} else {
-			if (idx > 2)
-				c = c ? c->next : NULL;
-			if (!c)
-				break;
-			name = c->name;
-			st.st_ino = c->ino;
-		}
-		if (idx < off)
-			continue;
-		st.st_mode = (idx < 2 || c->is_dir) ? S_IFDIR : S_IFREG;
-		len = fuse_add_direntry(req, buf + used, size - used, name, &st,
-					idx + 1);
-		if (len > size - used)
-			break;
-		used += len;
-	}
-	fuse_reply_buf(req, buf, used);
-	free(buf);
+	if (off < 1 && !add_entry(&d, ".", dir->ino, true, 1))
+		goto reply;
+	if (off < 2 && !add_entry(&d, "..", dir->parent->ino, true, 2))
+		goto reply;
+	r = aur_tree_list(fs->tree, dir, off < 2 ? 0 : (size_t)off - 2,
+			  add_child, &d);
+reply:
+	if (r < 0)
+		fuse_reply_err(req, EIO);
+	else
+		fuse_reply_buf(req, d.buf, d.used);
+	free(d.buf);
 }
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -289,6 +335,7 @@ const struct fuse_lowlevel_ops aur_fs_ops = {
 	.getattr = op_getattr,
 	.open = op_open,
 	.read = op_read,
+	.release = op_release,
 	.opendir = op_opendir,
 	.readdir = op_readdir,
 };

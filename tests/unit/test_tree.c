@@ -59,8 +59,8 @@ static void paths_and_lookups(void **state)
 	assert_true(iso->is_dir);
 	assert_int_equal(iso->nchildren, 2);
 	/* children are sorted by name */
-	assert_ptr_equal(iso->child, a);
-	assert_ptr_equal(iso->child->next, b);
+	assert_ptr_equal(iso->children[0], a);
+	assert_ptr_equal(iso->children[1], b);
 	assert_ptr_equal(aur_tree_lookup(t, iso->ino, "b.iso"), b);
 	assert_null(aur_tree_lookup(t, iso->ino, "c.iso"));
 	assert_null(aur_tree_lookup(t, a->ino, "x"));
@@ -93,11 +93,108 @@ static void builds_once_retries_failures(void **state)
 	assert_int_equal(c.releases, 2);
 }
 
+/* a directory whose entries are known only when it is first looked at */
+struct later {
+	int calls, fail;
+	struct counter c;
+};
+
+static int populate_later(void *ctx, struct aur_tree *t, struct aur_node *dir)
+{
+	struct later *l = ctx;
+
+	l->calls++;
+	if (l->fail) {
+		l->fail = 0;
+		return -EAGAIN;
+	}
+	return aur_tree_add_file(t, "/iso/late.iso", &ops, &l->c, NULL);
+}
+
+static const struct aur_dir_ops later_ops = {.populate = populate_later};
+
+static int collect(void *ctx, const struct aur_node *c, size_t index)
+{
+	char *names = ctx;
+
+	strcat(names, c->name);
+	strcat(names, " ");
+	return 0;
+}
+
+static void directories_fill_late(void **state)
+{
+	struct aur_tree *t = aur_tree_new(7);
+	struct later l = {.fail = 1};
+	struct aur_node *iso;
+	char names[64] = "";
+
+	assert_int_equal(aur_tree_add_dir(t, "/iso", &later_ops, &l, &iso), 0);
+	assert_int_equal(
+		aur_tree_add_file(t, "/netboot/kernel", &ops, &l.c, NULL), 0);
+	assert_int_equal(l.calls, 0); /* nothing at mount time */
+	assert_null(aur_tree_lookup(t, iso->ino, "late.iso"));
+	assert_int_equal(errno, EAGAIN);
+	assert_non_null(aur_tree_lookup(t, iso->ino, "late.iso"));
+	assert_int_equal(l.calls, 2);
+	assert_int_equal(aur_tree_list(t, iso, 0, collect, names), 0);
+	assert_string_equal(names, "late.iso ");
+	assert_int_equal(l.calls, 2); /* populated once */
+	/* added at any time, in name order */
+	assert_int_equal(aur_tree_add_file(t, "/iso/aaa", &ops, &l.c, NULL), 0);
+	names[0] = '\0';
+	assert_int_equal(aur_tree_list(t, iso, 1, collect, names), 0);
+	assert_string_equal(names, "late.iso ");
+	assert_non_null(aur_tree_find(t, "/netboot/kernel"));
+	assert_int_equal(
+		aur_tree_add_dir(t, "/netboot/kernel", NULL, NULL, NULL),
+		-EEXIST);
+	aur_tree_free(t);
+}
+
+static int build_report(void *ctx, struct aur_image *img)
+{
+	int *n = ctx;
+	static const char text[] = "report";
+
+	(*n)++;
+	return aur_extmap_add_mem(&img->map, "report", text, 6);
+}
+
+static const struct aur_file_ops volatile_ops = {
+	.build = build_report,
+	.flags = AUR_FILE_VOLATILE,
+};
+
+static void volatile_files_build_per_open(void **state)
+{
+	struct aur_tree *t = aur_tree_new(7);
+	struct aur_image *a, *b;
+	const struct aur_image *kept;
+	struct aur_node *n;
+	int builds = 0;
+
+	assert_int_equal(
+		aur_tree_add_file(t, "/status", &volatile_ops, &builds, &n), 0);
+	assert_int_equal(aur_node_image(n, &kept), 0);
+	assert_int_equal(kept->map.size, 0);
+	assert_int_equal(aur_node_open_image(n, &a), 0);
+	assert_int_equal(aur_node_open_image(n, &b), 0);
+	assert_ptr_not_equal(a, b);
+	assert_int_equal(a->map.size, 6);
+	assert_int_equal(builds, 2);
+	aur_node_close_image(n, a);
+	aur_node_close_image(n, b);
+	aur_tree_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(paths_and_lookups),
 		cmocka_unit_test(builds_once_retries_failures),
+		cmocka_unit_test(directories_fill_late),
+		cmocka_unit_test(volatile_files_build_per_open),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
