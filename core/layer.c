@@ -32,8 +32,9 @@ struct entry {
 
 struct reader {
 	struct aur_source *src;
-	uint64_t pos;
+	uint64_t pos; /* next byte of the tar to read */
 	uint8_t *buf;
+	uint64_t read; /* bytes really read, for tests and stats */
 };
 
 static la_ssize_t read_cb(struct archive *a, void *ctx, const void **out)
@@ -46,8 +47,20 @@ static la_ssize_t read_cb(struct archive *a, void *ctx, const void **out)
 		return -1;
 	}
 	r->pos += (uint64_t)got;
+	r->read += (uint64_t)got;
 	*out = r->buf;
 	return got;
+}
+
+/* File data is skipped, not read: only the headers of a layer are. */
+static la_int64_t skip_cb(struct archive *a, void *ctx, la_int64_t request)
+{
+	struct reader *r = ctx;
+	uint64_t left = r->src->size - AUR_MIN(r->pos, r->src->size);
+	uint64_t n = AUR_MIN((uint64_t)request, left);
+
+	r->pos += n;
+	return (la_int64_t)n;
 }
 
 static void entry_free(struct entry *e)
@@ -205,7 +218,7 @@ static struct entry *entries_add(struct entries *l)
 static int read_entries(struct aur_source *src, const char *what,
 			struct entries *l)
 {
-	struct reader rd = {src, 0, malloc(READ_STEP)};
+	struct reader rd = {src, 0, malloc(READ_STEP), 0};
 	struct archive *a = archive_read_new();
 	struct archive_entry *ae;
 	int r = 0, ar;
@@ -215,7 +228,10 @@ static int read_entries(struct aur_source *src, const char *what,
 		goto out;
 	}
 	archive_read_support_format_tar(a);
-	if (archive_read_open(a, &rd, NULL, read_cb, NULL) != ARCHIVE_OK) {
+	archive_read_set_callback_data(a, &rd);
+	archive_read_set_read_callback(a, read_cb);
+	archive_read_set_skip_callback(a, skip_cb);
+	if (archive_read_open1(a) != ARCHIVE_OK) {
 		aur_err("%s: not a tar archive: %s", what,
 			archive_error_string(a));
 		r = -EINVAL;

@@ -322,6 +322,67 @@ static void bad_layers_are_refused(void **state)
 	aur_rootfs_free(fs);
 }
 
+/* a memory source that counts the bytes read through it */
+struct counting {
+	struct aur_mem_source ms;
+	uint64_t read;
+};
+
+static int counting_get_run(struct aur_source *src, uint64_t off, size_t n,
+			    struct aur_run *run)
+{
+	struct counting *c = (struct counting *)src;
+
+	c->read += n;
+	run->kind = AUR_RUN_MEM;
+	run->mem = c->ms.data + off;
+	run->len = n;
+	return 0;
+}
+
+static const struct aur_source_ops counting_ops = {.get_run = counting_get_run};
+
+static void counting_free(struct aur_source *src)
+{
+	free((void *)((struct counting *)src)->ms.data);
+}
+
+static void only_headers_are_read(void **state)
+{
+	struct aur_rootfs *fs = aur_rootfs_new();
+	char *big = malloc(8 << 20);
+	struct counting c;
+	struct layer l;
+
+	memset(big, 'b', 8 << 20);
+	big[(8 << 20) - 1] = '\0';
+	layer_begin(&l);
+	l.cap = 20 << 20;
+	l.buf = realloc(l.buf, l.cap);
+	archive_write_free(l.a);
+	l.a = archive_write_new();
+	archive_write_set_format_pax_restricted(l.a);
+	assert_int_equal(archive_write_open_memory(l.a, l.buf, l.cap, &l.used),
+			 ARCHIVE_OK);
+	add(&l, "big1", S_IFREG | 0644, big, NULL, NULL);
+	add(&l, "big2", S_IFREG | 0644, big, NULL, NULL);
+	add(&l, "small", S_IFREG | 0644, "s", NULL, NULL);
+	assert_int_equal(archive_write_close(l.a), ARCHIVE_OK);
+	archive_write_free(l.a);
+	aur_mem_source_init(&c.ms, l.buf, l.used);
+	c.ms.src.ops = &counting_ops;
+	c.read = 0;
+	assert_int_equal(aur_rootfs_apply_layer(fs, &c.ms.src, NULL, "big"), 0);
+	/* 16 MiB of data skipped: well under 1 MiB read for three headers */
+	assert_true(c.read < (1 << 20));
+	contents_is(fs, "/small", "s");
+	assert_int_equal(aur_rootfs_lookup(fs, "/big2", false)->size,
+			 (8 << 20) - 1);
+	aur_rootfs_free(fs);
+	counting_free(&c.ms.src);
+	free(big);
+}
+
 static int count_paths(void *ctx, struct aur_fnode *n)
 {
 	char path[256];
@@ -358,6 +419,7 @@ int main(void)
 		cmocka_unit_test(symlinks_are_followed_in_lookups),
 		cmocka_unit_test(bad_layers_are_refused),
 		cmocka_unit_test(paths_round_trip),
+		cmocka_unit_test(only_headers_are_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
