@@ -34,9 +34,9 @@ static int run(struct aur_build_ctx *ctx, const struct aur_builder *b,
 		aur_err("builder '%s' failed to set up its files", b->name);
 		return r;
 	}
-	for (unsigned p = 0; p < AUR_PRODUCT_COUNT; p++)
-		if ((b->provides & AUR_NEEDS(p)) && ctx->products[p])
-			*provided |= AUR_NEEDS(p);
+	/* a product counts as provided once declared: a file product may
+	 * only be added when the name is known */
+	*provided |= b->provides;
 	return 0;
 }
 
@@ -84,9 +84,15 @@ int aur_builders_add_all(struct aur_build_ctx *ctx)
 	return 0;
 }
 
-int aur_product_image(const struct aur_build_ctx *ctx, enum aur_product p,
+int aur_product_image(struct aur_build_ctx *ctx, enum aur_product p,
 		      const struct aur_image **img)
 {
+	if (!ctx->products[p]) {
+		int r = aur_names_resolve(ctx);
+
+		if (r < 0)
+			return r;
+	}
 	if (!ctx->products[p])
 		return -ENOENT;
 	return aur_node_image(ctx->products[p], img);

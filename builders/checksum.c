@@ -2,7 +2,8 @@
 /*
  * <file>.sha256: a sha256sum line for another file of the tree. Its size
  * is fixed by the name, so stat and ls cost nothing; the digest is
- * computed (or taken from a published checksum) on first read.
+ * computed (or taken from a published checksum) on first read, and never
+ * for bytes that nothing verified.
  */
 #include <aurora/builder.h>
 #include <aurora/log.h>
@@ -15,9 +16,8 @@
 #include <string.h>
 
 struct checksum_file {
-	struct aur_source src; /* first member */
-	struct aur_node *target;
-	char *name;
+	struct aur_source src; /* first member; its size set by build */
+	struct aur_node *const *target; /* set once the target is added */
 	bool (*known)(void *kctx, unsigned char digest[32]);
 	void *kctx;
 	pthread_mutex_t lock;
@@ -37,27 +37,27 @@ static int compute_line(struct checksum_file *cf)
 
 	if (!cf->known || !cf->known(cf->kctx, digest)) {
 		const struct aur_image *img;
-		int r = aur_node_image(cf->target, &img);
+		int r = aur_node_image(*cf->target, &img);
 
 		if (r == 0)
 			r = aur_sha256_read(read_image, (void *)img,
 					    img->map.size, digest);
 		if (r < 0) {
 			aur_err("cannot compute the checksum of '%s': %s",
-				cf->name, strerror(-r));
+				(*cf->target)->name, strerror(-r));
 			return r;
 		}
 		/* every byte was read: downloads are complete and checked */
 		if (aur_extmap_trust(&img->map) != AUR_TRUST_VERIFIED) {
 			aur_err("no checksum for '%s': it is made of "
-				"downloaded "
-				"data that no published checksum vouches for",
-				cf->name);
+				"downloaded data that no published checksum "
+				"vouches for",
+				(*cf->target)->name);
 			return -EIO;
 		}
 	}
 	aur_sha256_hex(digest, hex);
-	cf->line = aur_printf("%s  %s\n", hex, cf->name);
+	cf->line = aur_printf("%s  %s\n", hex, (*cf->target)->name);
 	if (!cf->line)
 		return -ENOMEM;
 	return 0;
@@ -89,11 +89,13 @@ static int build(void *ctx, struct aur_image *img)
 {
 	struct checksum_file *cf = ctx;
 	const struct aur_image *target;
-	int r = aur_node_image(cf->target, &target);
+	int r = aur_node_image(*cf->target, &target);
 
 	if (r < 0)
 		return r;
 	img->mtime = target->mtime;
+	/* 64 hex digits, two spaces, the name, a newline */
+	cf->src.size = 64 + 2 + strlen((*cf->target)->name) + 1;
 	return aur_extmap_add_source(&img->map, "sha256sum line", &cf->src, 0,
 				     cf->src.size);
 }
@@ -105,40 +107,35 @@ static void checksum_free(void *ctx)
 	struct checksum_file *cf = ctx;
 
 	pthread_mutex_destroy(&cf->lock);
-	free(cf->name);
 	free(cf->line);
 	free(cf);
 }
 
-int aur_checksum_file_add(struct aur_build_ctx *ctx, const char *path,
-			  struct aur_node *target, const char *name,
+int aur_checksum_file_add(struct aur_build_ctx *ctx, const char *target_fmt,
+			  struct aur_node *const *target,
 			  bool (*known)(void *kctx, unsigned char digest[32]),
 			  void *kctx)
 {
+	AUR_AUTOFREE char *fmt = aur_printf("%s.sha256", target_fmt);
 	struct checksum_file *cf;
 	int r;
 
 	if (ctx->unverified)
 		return 0;
 	cf = calloc(1, sizeof(*cf));
-	if (!cf)
+	if (!cf || !fmt) {
+		free(cf);
 		return -ENOMEM;
+	}
 	cf->src.ops = &checksum_source_ops;
-	/* 64 hex digits, two spaces, the name, a newline */
-	cf->src.size = 64 + 2 + strlen(name) + 1;
 	cf->target = target;
 	cf->known = known;
 	cf->kctx = kctx;
 	pthread_mutex_init(&cf->lock, NULL);
-	cf->name = strdup(name);
-	if (!cf->name) {
-		checksum_free(cf);
-		return -ENOMEM;
-	}
 	r = aur_tree_on_free(ctx->tree, checksum_free, cf);
 	if (r < 0) {
 		checksum_free(cf);
 		return r;
 	}
-	return aur_tree_add_file(ctx->tree, path, &ops, cf, NULL);
+	return aur_named_file_add(ctx, fmt, &ops, cf, NULL);
 }

@@ -48,8 +48,8 @@ struct custom_image {
 };
 
 struct custom_iso {
-	const struct aur_build_ctx *bctx;
-	char *name;
+	struct aur_build_ctx *bctx;
+	struct aur_node *node; /* set once added (it waits for the name) */
 };
 
 /* ---- the overlay directory ---- */
@@ -253,7 +253,7 @@ static void custom_release(void *ctx, struct aur_image *img)
 static int custom_build(void *ctx, struct aur_image *img)
 {
 	struct custom_iso *cu = ctx;
-	const struct aur_build_ctx *b = cu->bctx;
+	struct aur_build_ctx *b = cu->bctx;
 	const char *overlay = b->cfg->iso.overlay_iso;
 	struct aur_iso_addition *adds = NULL;
 	struct custom_image *ci = calloc(1, sizeof(*ci));
@@ -304,8 +304,8 @@ static int custom_build(void *ctx, struct aur_image *img)
 			.mtime = img->mtime,
 		};
 	}
-	r = aur_iso_edit(&ci->base.src, ci->base.src.size, cu->name, adds, n,
-			 &img->map, &ci->edit);
+	r = aur_iso_edit(&ci->base.src, ci->base.src.size, cu->node->name, adds,
+			 n, &img->map, &ci->edit);
 	/* the file's mtime (not its bytes) follows the cloud-config too */
 	if (b->cloud_config && b->cloud_config_mtime > img->mtime)
 		img->mtime = b->cloud_config_mtime;
@@ -318,21 +318,10 @@ static const struct aur_file_ops custom_ops = {
 	.release = custom_release,
 };
 
-static void custom_free(void *ctx)
-{
-	struct custom_iso *cu = ctx;
-
-	free(cu->name);
-	free(cu);
-}
-
 static int add_files(struct aur_build_ctx *ctx)
 {
 	const char *overlay = ctx->cfg->iso.overlay_iso;
 	struct custom_iso *cu;
-	AUR_AUTOFREE char *path = NULL;
-	AUR_AUTOFREE char *sum = NULL;
-	struct aur_node *node;
 	int r;
 
 	if (!ctx->cloud_config && !(overlay && *overlay)) {
@@ -344,19 +333,16 @@ static int add_files(struct aur_build_ctx *ctx)
 	if (!cu)
 		return -ENOMEM;
 	cu->bctx = ctx;
-	r = aur_tree_on_free(ctx->tree, custom_free, cu);
+	r = aur_tree_on_free(ctx->tree, free, cu);
 	if (r < 0) {
 		free(cu);
 		return r;
 	}
-	cu->name = aur_printf("%s.custom.iso", ctx->name);
-	path = aur_printf("/iso/%s.custom.iso", ctx->name);
-	sum = aur_printf("/iso/%s.custom.iso.sha256", ctx->name);
-	if (!cu->name || !path || !sum)
-		return -ENOMEM;
-	r = aur_tree_add_file(ctx->tree, path, &custom_ops, cu, &node);
+	r = aur_named_file_add(ctx, "/iso/%s.custom.iso", &custom_ops, cu,
+			       &cu->node);
 	if (r == 0)
-		r = aur_checksum_file_add(ctx, sum, node, cu->name, NULL, NULL);
+		r = aur_checksum_file_add(ctx, "/iso/%s.custom.iso", &cu->node,
+					  NULL, NULL);
 	return r;
 }
 

@@ -191,6 +191,7 @@ void aur_instance_close(struct aur_instance *in)
 	if (!in)
 		return;
 	aur_tree_free(in->tree);
+	aur_names_free(&in->build);
 	aur_config_free(in->cfg);
 	free(in->cloud_config);
 	free(in->state_dir);

@@ -86,10 +86,7 @@ static int add_files(struct aur_build_ctx *ctx)
 	struct release_iso *ri;
 	AUR_AUTOFREE char *asset = NULL;
 	AUR_AUTOFREE char *file = NULL;
-	AUR_AUTOFREE char *iso_path = NULL;
-	AUR_AUTOFREE char *sum_path = NULL;
 	struct aur_blob *blob = NULL;
-	struct aur_node *iso;
 	int r;
 
 	ri = calloc(1, sizeof(*ri));
@@ -118,17 +115,14 @@ static int add_files(struct aur_build_ctx *ctx)
 	}
 	ri->url = aur_release_asset_url(cfg, file);
 	ri->checksum_url = ri->url ? aur_printf("%s.sha256", ri->url) : NULL;
-	iso_path = aur_printf("/iso/%s.iso", ri->name);
-	sum_path = aur_printf("/iso/%s.iso.sha256", ri->name);
-	if (!ri->url || !ri->checksum_url || !iso_path || !sum_path)
+	if (!ri->url || !ri->checksum_url)
 		return -ENOMEM;
-	aur_info("release ISO '%s' from '%s'", iso_path, ri->url);
-
-	r = aur_tree_add_file(ctx->tree, iso_path, &iso_ops, ri, &iso);
+	aur_info("release ISO '/iso/%s.iso' from '%s'", ri->name, ri->url);
+	ctx->name = ri->name;
+	r = aur_named_file_add(ctx, "/iso/%s.iso", &iso_ops, ri,
+			       &ctx->products[AUR_PRODUCT_BASE_ISO]);
 	if (r < 0)
 		return r;
-	ctx->name = ri->name;
-	ctx->products[AUR_PRODUCT_BASE_ISO] = iso;
 	/* open it once to report problems now; closed again because the
 	 * daemon forks after start-up, and the blob's threads would not
 	 * survive that (a cached blob reopens without the network) */
@@ -147,7 +141,8 @@ static int add_files(struct aur_build_ctx *ctx)
 			return 0;
 		}
 	}
-	return aur_checksum_file_add(ctx, sum_path, iso, iso_path + 5,
+	return aur_checksum_file_add(ctx, "/iso/%s.iso",
+				     &ctx->products[AUR_PRODUCT_BASE_ISO],
 				     published_digest, ri);
 }
 

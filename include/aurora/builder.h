@@ -28,9 +28,26 @@ struct aur_config;
 struct aur_tree;
 struct aur_node;
 struct aur_image;
+struct aur_file_ops;
+struct aur_rootfs;
+struct aur_names;
+
+/* The root filesystem of a source, made on first use (an image is pulled
+ * and flattened then). */
+struct aur_rootfs_provider {
+	/* @fs, and @key (hex digest of everything the tree is made of, for
+	 * the keys of what is built from it), live as long as the tree.
+	 * May block for long. 0 or -errno, logged. */
+	int (*get)(void *ctx, const struct aur_rootfs **fs, const char **key);
+	void *ctx;
+};
 
 enum aur_product {
 	AUR_PRODUCT_BASE_ISO, /* the bootable ISO other outputs edit */
+	AUR_PRODUCT_ROOTFS, /* a root filesystem (ctx->rootfs) */
+	AUR_PRODUCT_SQUASHFS, /* the rootfs as a squashfs */
+	AUR_PRODUCT_KERNEL,
+	AUR_PRODUCT_INITRD,
 	AUR_PRODUCT_COUNT
 };
 
@@ -55,9 +72,14 @@ struct aur_build_ctx {
 	 * HTTP caches (ETag, Last-Modified) see a new cloud-config */
 	time_t cloud_config_mtime;
 	struct aur_tree *tree;
-	/* the name outputs are called after ("<name>.iso"); set by the
-	 * source builder */
+	/* the name outputs are called after ("<name>.iso"): set by the
+	 * source builder, at once or by resolve_name */
 	const char *name;
+	/* Set ctx->name when it is not known at start-up (an image's name
+	 * comes from its /etc/kairos-release). May block. 0 or -errno. */
+	int (*resolve_name)(struct aur_build_ctx *ctx);
+	struct aur_names *names; /* files waiting for the name */
+	struct aur_rootfs_provider rootfs; /* AUR_PRODUCT_ROOTFS */
 	/* set by the source builder when it knows that nothing vouches for
 	 * the source (no published checksum): no checksum files are added */
 	bool unverified;
@@ -84,22 +106,43 @@ extern const struct aur_builder aur_builder_cloud_config;
 /* Run the source's builder, then every builder whose needs are met. */
 int aur_builders_add_all(struct aur_build_ctx *ctx);
 
-/* The image of product @p (built on first use). 0 or -errno; -ENOENT if
- * nothing provides it. */
-int aur_product_image(const struct aur_build_ctx *ctx, enum aur_product p,
+/* The image of file product @p (built on first use; resolving the name
+ * first if the product waits for it). 0 or -errno; -ENOENT if nothing
+ * provides it. */
+int aur_product_image(struct aur_build_ctx *ctx, enum aur_product p,
 		      const struct aur_image **img);
 
 /*
- * Add @path, a sha256sum-style line "<hex>  <name>\n" for the file @target.
- * The line's length is known up front, so listing it costs nothing; the
- * digest is computed on first read by hashing @target, unless @known
- * gives it (a checksum the release published). A checksum is never made
- * up for bytes nobody verified: if @target reads from a download without
- * a published checksum, reading the line fails with EIO and says why.
- * Adds nothing when ctx->unverified.
+ * Add a file whose path holds the output name: @fmt has one "%s" for it
+ * ("/iso/%s.iso"). When the name is known (a release, iso.override_name)
+ * the file is added at once; else when its directory is first looked at,
+ * after resolve_name - so listing other directories never waits for an
+ * image. *@out (may be NULL) is set when the file is added; builders keep
+ * it in their context and read it later.
  */
-int aur_checksum_file_add(struct aur_build_ctx *ctx, const char *path,
-			  struct aur_node *target, const char *name,
+int aur_named_file_add(struct aur_build_ctx *ctx, const char *fmt,
+		       const struct aur_file_ops *ops, void *fctx,
+		       struct aur_node **out);
+
+/* Resolve the name and add the files waiting for it (once; again after a
+ * failure). 0 or -errno. */
+int aur_names_resolve(struct aur_build_ctx *ctx);
+
+/* Free what aur_named_file_add kept. */
+void aur_names_free(struct aur_build_ctx *ctx);
+
+/*
+ * Add "<target>.sha256" (@target_fmt as for aur_named_file_add), a
+ * sha256sum-style line "<hex>  <name>\n" for the file *@target (set once
+ * the target is added). The line's length is known up front, so listing
+ * it costs nothing; the digest is computed on first read by hashing the
+ * target, unless @known gives it (a checksum the release published). A
+ * checksum is never made up for bytes nobody verified: if the target reads
+ * from a download without a published checksum, reading the line fails
+ * with EIO and says why. Adds nothing when ctx->unverified.
+ */
+int aur_checksum_file_add(struct aur_build_ctx *ctx, const char *target_fmt,
+			  struct aur_node *const *target,
 			  bool (*known)(void *kctx, unsigned char digest[32]),
 			  void *kctx);
 
