@@ -14,6 +14,7 @@ static const struct aur_builder *const builders[] = {
 	&aur_builder_release_iso,
 	&aur_builder_custom_iso,
 	&aur_builder_cloud_config,
+	&aur_builder_status,
 };
 
 #define NBUILDERS (sizeof(builders) / sizeof(builders[0]))

@@ -102,6 +102,7 @@ struct aur_builder {
 extern const struct aur_builder aur_builder_release_iso;
 extern const struct aur_builder aur_builder_custom_iso;
 extern const struct aur_builder aur_builder_cloud_config;
+extern const struct aur_builder aur_builder_status;
 
 /* Run the source's builder, then every builder whose needs are met. */
 int aur_builders_add_all(struct aur_build_ctx *ctx);

@@ -52,6 +52,12 @@ printf '#cloud-config\nhostname: n1\ntoken: "abc"\nruncmd: [[echo, "{{ .NotATemp
 cmp "$M/config.yaml" "$T/cc.want" || fail "config.yaml: $(cat "$M/config.yaml")"
 pass "config.yaml rendered"
 
+# the status report is read anew at each open, and empty with nothing built
+[ "$(stat -c %s "$M/status")" = 0 ] || fail "status has a size"
+cat "$M/status" >"$T/status" || fail "status unreadable"
+[ ! -s "$T/status" ] || fail "status of a release mount: $(cat "$T/status")"
+pass "status readable"
+
 # byte identity and the verified cache
 cmp "$M/iso/$ISO" "$REL/$ISO" || fail "ISO differs from the release asset"
 (cd "$M/iso" && sha256sum -c "$ISO.sha256") >/dev/null || fail "sha256sum -c failed"
