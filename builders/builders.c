@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Choosing the source and running the builders in the order their needs
- * make: a builder runs once every product it needs has been provided.
+ * make: a builder runs once every product it needs has been provided, and
+ * only if none of what it provides is provided yet.
  */
 #include <aurora/builder.h>
 #include <aurora/config.h>
@@ -11,9 +12,8 @@
 #include <errno.h>
 
 static const struct aur_builder *const builders[] = {
-	&aur_builder_release_iso,
-	&aur_builder_custom_iso,
-	&aur_builder_cloud_config,
+	&aur_builder_release_iso, &aur_builder_custom_iso,
+	&aur_builder_iso_files,	  &aur_builder_cloud_config,
 	&aur_builder_status,
 };
 

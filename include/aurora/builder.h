@@ -8,8 +8,8 @@
  * The source of everything (a release, or a container image) is chosen
  * once from the config; its builder provides the first products, and
  * every other builder runs as soon as what it needs is provided, whatever
- * the order of the builder list. A builder whose needs cannot be met adds
- * nothing.
+ * the order of the builder list, unless what it provides is provided
+ * already. A builder whose needs cannot be met adds nothing.
  *
  * At mount time builders only add files (names and build functions):
  * nothing is fetched or built then. A file product is a node of the tree
@@ -103,6 +103,7 @@ extern const struct aur_builder aur_builder_release_iso;
 extern const struct aur_builder aur_builder_custom_iso;
 extern const struct aur_builder aur_builder_cloud_config;
 extern const struct aur_builder aur_builder_status;
+extern const struct aur_builder aur_builder_iso_files;
 
 /* Run the source's builder, then every builder whose needs are met. */
 int aur_builders_add_all(struct aur_build_ctx *ctx);
