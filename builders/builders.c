@@ -13,6 +13,7 @@
 
 static const struct aur_builder *const builders[] = {
 	&aur_builder_release_iso, &aur_builder_custom_iso,
+	&aur_builder_rootfs_boot,
 	&aur_builder_iso_files,	  &aur_builder_cloud_config,
 	&aur_builder_status,
 };
