@@ -26,9 +26,9 @@ struct layer {
 	size_t cap, used;
 };
 
-static void layer_begin(struct layer *l)
+static void layer_begin_sized(struct layer *l, size_t cap)
 {
-	l->cap = 1 << 20;
+	l->cap = cap;
 	l->buf = calloc(1, l->cap);
 	l->a = archive_write_new();
 	assert_non_null(l->buf);
@@ -36,6 +36,11 @@ static void layer_begin(struct layer *l)
 	assert_int_equal(
 		archive_write_open_memory(l->a, l->buf, l->cap, &l->used),
 		ARCHIVE_OK);
+}
+
+static void layer_begin(struct layer *l)
+{
+	layer_begin_sized(l, 1 << 20);
 }
 
 static void add(struct layer *l, const char *path, mode_t mode,

@@ -4,6 +4,7 @@
 #include <aurora/tree.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 struct counter {
@@ -116,9 +117,9 @@ static const struct aur_dir_ops later_ops = {.populate = populate_later};
 static int collect(void *ctx, const struct aur_node *c, size_t index)
 {
 	char *names = ctx;
+	size_t used = strlen(names);
 
-	strcat(names, c->name);
-	strcat(names, " ");
+	snprintf(names + used, 64 - used, "%s ", c->name);
 	return 0;
 }
 
