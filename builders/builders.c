@@ -12,10 +12,12 @@
 #include <errno.h>
 
 static const struct aur_builder *const builders[] = {
-	&aur_builder_release_iso, &aur_builder_custom_iso,
-	&aur_builder_rootfs_boot,
-	&aur_builder_iso_files,	  &aur_builder_cloud_config,
-	&aur_builder_status,
+	&aur_builder_release_iso, /* source: a release's ISO */
+	&aur_builder_rootfs_boot, /* rootfs -> kernel, initrd */
+	&aur_builder_iso_files, /* an ISO -> its kernel, initrd, squashfs */
+	&aur_builder_custom_iso, /* an ISO -> the ISO with the cloud-config */
+	&aur_builder_cloud_config, /* /config.yaml */
+	&aur_builder_status, /* /status */
 };
 
 #define NBUILDERS (sizeof(builders) / sizeof(builders[0]))
