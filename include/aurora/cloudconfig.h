@@ -15,8 +15,14 @@ struct aur_config;
 
 #define AUR_CLOUD_CONFIG_MAX (16u << 20)
 
-/* Read the --cloud-config argument @arg. Caller frees *@buf. Logs and
- * returns -errno (-ENODATA if it is empty). */
+/*
+ * Read the --cloud-config argument @arg into a malloc'd, NUL-terminated
+ * *@buf that the caller frees. On failure logs the reason, returns -errno
+ * and leaves *@buf and *@len untouched. Content that is empty or only white
+ * space (spaces, tabs, newlines) carries no config: it is refused with
+ * -ENODATA, as AuroraBoot refuses an empty one ("cloud config set but
+ * contents are empty").
+ */
 int aur_cloud_config_read(const char *arg, char **buf, size_t *len);
 
 /*

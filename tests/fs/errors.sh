@@ -33,6 +33,17 @@ grep -q "no source defined: provide container_image or a complete release artifa
 if "$AURORAFS" -f --cloud-config "$T/missing.yaml" "$T/nosource.yaml" "$M" 2>"$T/cc.err"; then
 	fail "missing cloud-config accepted"
 fi
+# an empty cloud-config (a file, /dev/null, empty stdin): exit 1, no crash
+: >"$T/empty.yaml"
+for src in "$T/empty.yaml" /dev/null -; do
+	rc=0
+	"$AURORAFS" -f --cloud-config "$src" --set container_image=x "$M" \
+		</dev/null 2>"$T/empty.err" || rc=$?
+	[ "$rc" = 1 ] || fail "empty cloud-config $src: exit $rc: $(cat "$T/empty.err")"
+	grep -q "cloud config set but contents are empty" "$T/empty.err" ||
+		fail "empty cloud-config $src: message was: $(cat "$T/empty.err")"
+	is_mounted "$M" && fail "mounted with an empty cloud-config"
+done
 pass "bad configs are refused before mounting, naming file:line and key"
 
 # -- 404: EIO on the ISO, one log line with the URL, the rest works --------
