@@ -270,21 +270,20 @@ int aur_config_add_set(struct aur_kv **sets, const char *arg)
 		snprintf(key, sizeof(key), "disk.efi");
 	else if (strcasecmp(key, "disk.mbr") == 0)
 		snprintf(key, sizeof(key), "disk.bios");
-	if (!*sets) {
+	if (!*sets)
 		*sets = aur_kv_new_map("--set");
-		if (!*sets)
-			return -ENOMEM;
-	}
 	/* like AuroraBoot: only the exact words true/false are booleans */
 	plain = strcmp(eq + 1, "true") == 0 || strcmp(eq + 1, "false") == 0;
-	r = aur_kv_set(*sets, key, eq + 1, plain, "--set", 0);
+	r = *sets ? aur_kv_set(*sets, key, eq + 1, plain, "--set", 0) : -ENOMEM;
 	if (r == -EINVAL)
 		aur_err("--set '%s': empty component in key '%s'", arg, key);
+	else if (r == -ENOMEM)
+		aur_err("--set '%s': out of memory", arg);
 	return r;
 }
 
-int aur_config_load(const char *text, size_t len, const char *origin,
-		    struct aur_kv *sets, struct aur_config **out)
+static int config_load(const char *text, size_t len, const char *origin,
+		       struct aur_kv *sets, struct aur_config **out)
 {
 	struct aur_config *cfg = calloc(1, sizeof(*cfg));
 	struct aur_kv *root = NULL;
@@ -316,6 +315,16 @@ int aur_config_load(const char *text, size_t len, const char *origin,
 	}
 	*out = cfg;
 	return 0;
+}
+
+int aur_config_load(const char *text, size_t len, const char *origin,
+		    struct aur_kv *sets, struct aur_config **out)
+{
+	int r = config_load(text, len, origin, sets, out);
+
+	if (r == -ENOMEM)
+		aur_err("config '%s': out of memory", origin);
+	return r;
 }
 
 static bool empty(const char *s)

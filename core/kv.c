@@ -180,82 +180,173 @@ int aur_kv_merge(struct aur_kv *dst, const struct aur_kv *src)
 
 /* ---- YAML loading (libyaml document API) ---- */
 
-static struct aur_kv *from_yaml(yaml_document_t *doc, yaml_node_t *node,
-				const char *origin, int depth)
+/* Aliases may add this many values to those written in the document: enough
+ * for any real config, too few for an alias bomb to take the memory. */
+#define ALIAS_VALUES_MAX 100000
+
+struct yaml_load {
+	yaml_document_t *doc;
+	const char *origin;
+	unsigned char *active; /* per node index: being built (an ancestor) */
+	size_t budget; /* values the tree may still take */
+	int key_line; /* of the top-level key being loaded */
+};
+
+static int from_yaml(struct yaml_load *ld, int index, int depth,
+		     struct aur_kv **out);
+
+static int scalar_from_yaml(yaml_node_t *node, struct aur_kv *kv)
 {
-	struct aur_kv *kv;
-	int line;
+	kv->value = strndup((const char *)node->data.scalar.value,
+			    node->data.scalar.length);
+	kv->plain = node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+	return kv->value ? 0 : -ENOMEM;
+}
 
-	if (!node || depth > 64)
-		return NULL;
-	line = (int)node->start_mark.line + 1;
-	switch (node->type) {
-	case YAML_SCALAR_NODE:
-		kv = kv_new(AUR_KV_SCALAR, origin, line);
-		if (!kv)
-			return NULL;
-		kv->value = strndup((const char *)node->data.scalar.value,
-				    node->data.scalar.length);
-		kv->plain = node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-		if (!kv->value) {
-			free(kv);
-			return NULL;
-		}
-		return kv;
-	case YAML_SEQUENCE_NODE:
-		kv = kv_new(AUR_KV_SEQ, origin, line);
-		if (!kv)
-			return NULL;
-		for (yaml_node_item_t *it = node->data.sequence.items.start;
-		     it < node->data.sequence.items.top; it++) {
-			struct aur_kv *c =
-				from_yaml(doc, yaml_document_get_node(doc, *it),
-					  origin, depth + 1);
+static int seq_from_yaml(struct yaml_load *ld, yaml_node_t *node, int depth,
+			 struct aur_kv *kv)
+{
+	for (yaml_node_item_t *it = node->data.sequence.items.start;
+	     it < node->data.sequence.items.top; it++) {
+		struct aur_kv *c;
+		int r = from_yaml(ld, *it, depth + 1, &c);
 
-			if (!c) {
-				aur_kv_free(kv);
-				return NULL;
-			}
-			kv_append(kv, c);
-		}
-		return kv;
-	case YAML_MAPPING_NODE:
-		kv = kv_new(AUR_KV_MAP, origin, line);
-		if (!kv)
-			return NULL;
-		for (yaml_node_pair_t *pr = node->data.mapping.pairs.start;
-		     pr < node->data.mapping.pairs.top; pr++) {
-			yaml_node_t *k = yaml_document_get_node(doc, pr->key);
-			struct aur_kv *c;
-
-			if (!k || k->type != YAML_SCALAR_NODE) {
-				aur_err("%s:%d: mapping keys must be plain "
-					"names",
-					origin,
-					k ? (int)k->start_mark.line + 1 : line);
-				aur_kv_free(kv);
-				return NULL;
-			}
-			c = from_yaml(doc,
-				      yaml_document_get_node(doc, pr->value),
-				      origin, depth + 1);
-			if (!c) {
-				aur_kv_free(kv);
-				return NULL;
-			}
-			c->key = strndup((const char *)k->data.scalar.value,
-					 k->data.scalar.length);
-			if (!c->key) {
-				aur_kv_free(c);
-				aur_kv_free(kv);
-				return NULL;
-			}
-			kv_append(kv, c);
-		}
-		return kv;
-	default:
-		return NULL;
+		if (r < 0)
+			return r;
+		kv_append(kv, c);
 	}
+	return 0;
+}
+
+static int map_from_yaml(struct yaml_load *ld, yaml_node_t *node, int depth,
+			 struct aur_kv *kv)
+{
+	for (yaml_node_pair_t *pr = node->data.mapping.pairs.start;
+	     pr < node->data.mapping.pairs.top; pr++) {
+		yaml_node_t *k = yaml_document_get_node(ld->doc, pr->key);
+		struct aur_kv *c;
+		int r;
+
+		if (!k || k->type != YAML_SCALAR_NODE) {
+			aur_err("%s:%d: mapping keys must be plain names",
+				ld->origin,
+				k ? (int)k->start_mark.line + 1 : kv->line);
+			return -EINVAL;
+		}
+		if (depth == 0)
+			ld->key_line = (int)k->start_mark.line + 1;
+		r = from_yaml(ld, pr->value, depth + 1, &c);
+		if (r < 0)
+			return r;
+		c->key = strndup((const char *)k->data.scalar.value,
+				 k->data.scalar.length);
+		if (!c->key) {
+			aur_kv_free(c);
+			return -ENOMEM;
+		}
+		kv_append(kv, c);
+	}
+	return 0;
+}
+
+/* Check that node @index may be loaded as a value @depth levels deep. */
+static int may_load(struct yaml_load *ld, int index, int depth, int line)
+{
+	if (ld->active[index]) {
+		aur_err("%s:%d: recursive alias: the value anchored here "
+			"contains itself",
+			ld->origin, line);
+		return -EINVAL;
+	}
+	if (depth > AUR_KV_MAX_DEPTH) {
+		aur_err("%s:%d: values nested more than %d levels deep",
+			ld->origin, line, AUR_KV_MAX_DEPTH);
+		return -EINVAL;
+	}
+	if (ld->budget == 0) {
+		aur_err("%s:%d: aliases expand the config to more than %d "
+			"values",
+			ld->origin, ld->key_line, ALIAS_VALUES_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Load node @index (an alias is a second reference to the same index). */
+static int from_yaml(struct yaml_load *ld, int index, int depth,
+		     struct aur_kv **out)
+{
+	yaml_node_t *node = yaml_document_get_node(ld->doc, index);
+	enum aur_kv_kind kind;
+	struct aur_kv *kv;
+	int line, r;
+
+	if (!node)
+		return -EINVAL; /* libyaml gives only valid indices */
+	line = (int)node->start_mark.line + 1;
+	r = may_load(ld, index, depth, line);
+	if (r < 0)
+		return r;
+	if (node->type == YAML_SCALAR_NODE) {
+		kind = AUR_KV_SCALAR;
+	} else if (node->type == YAML_SEQUENCE_NODE) {
+		kind = AUR_KV_SEQ;
+	} else if (node->type == YAML_MAPPING_NODE) {
+		kind = AUR_KV_MAP;
+	} else {
+		aur_err("%s:%d: unsupported YAML node", ld->origin, line);
+		return -EINVAL;
+	}
+	kv = kv_new(kind, ld->origin, line);
+	if (!kv)
+		return -ENOMEM;
+	ld->budget--;
+	ld->active[index] = 1;
+	if (kind == AUR_KV_SCALAR)
+		r = scalar_from_yaml(node, kv);
+	else if (kind == AUR_KV_SEQ)
+		r = seq_from_yaml(ld, node, depth, kv);
+	else
+		r = map_from_yaml(ld, node, depth, kv);
+	ld->active[index] = 0;
+	if (r < 0) {
+		aur_kv_free(kv);
+		return r;
+	}
+	*out = kv;
+	return 0;
+}
+
+/* A parse failure: -ENOMEM, or a syntax error logged with its position. */
+static int parse_error(const yaml_parser_t *parser, const char *origin)
+{
+	if (parser->error == YAML_MEMORY_ERROR)
+		return -ENOMEM;
+	aur_err("%s:%zu:%zu: invalid YAML: %s%s%s", origin,
+		parser->problem_mark.line + 1, parser->problem_mark.column + 1,
+		parser->problem ? parser->problem : "syntax error",
+		parser->context ? " " : "",
+		parser->context ? parser->context : "");
+	return -EINVAL;
+}
+
+static int tree_from_yaml(yaml_document_t *doc, const char *origin,
+			  struct aur_kv **out)
+{
+	size_t nodes = (size_t)(doc->nodes.top - doc->nodes.start);
+	struct yaml_load ld = {
+		.doc = doc,
+		.origin = origin,
+		.active = calloc(nodes + 1, 1),
+		.budget = nodes + ALIAS_VALUES_MAX,
+	};
+	int r;
+
+	if (!ld.active)
+		return -ENOMEM;
+	r = from_yaml(&ld, 1, 0, out);
+	free(ld.active);
+	return r;
 }
 
 int aur_kv_parse_yaml(const char *text, size_t len, const char *origin,
@@ -264,41 +355,29 @@ int aur_kv_parse_yaml(const char *text, size_t len, const char *origin,
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	yaml_node_t *root;
-	struct aur_kv *kv;
-	int r = 0;
+	int r;
 
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		aur_err("%s:%zu:%zu: invalid YAML: %s%s%s", origin,
-			parser.problem_mark.line + 1,
-			parser.problem_mark.column + 1,
-			parser.problem ? parser.problem : "syntax error",
-			parser.context ? " " : "",
-			parser.context ? parser.context : "");
+		r = parse_error(&parser, origin);
 		yaml_parser_delete(&parser);
-		return -EINVAL;
+		return r;
 	}
 	root = yaml_document_get_root_node(&doc);
 	if (!root) {
-		kv = aur_kv_new_map(origin);
+		*out = aur_kv_new_map(origin);
+		r = *out ? 0 : -ENOMEM;
 	} else if (root->type != YAML_MAPPING_NODE) {
 		aur_err("%s:%zu: the config must be a mapping of keys to "
 			"values",
 			origin, root->start_mark.line + 1);
-		kv = NULL;
 		r = -EINVAL;
 	} else {
-		kv = from_yaml(&doc, root, origin, 0);
-		if (!kv)
-			r = -EINVAL;
+		r = tree_from_yaml(&doc, origin, out);
 	}
-	if (r == 0 && !kv)
-		r = -ENOMEM;
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
-	if (r == 0)
-		*out = kv;
 	return r;
 }

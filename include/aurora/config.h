@@ -76,7 +76,7 @@ struct aur_config {
  * Parse one --set argument "key=value" into @sets (created on first use).
  * Dotted keys nest, "true"/"false" become booleans, the last pair wins,
  * the legacy keys disk.raw and disk.mbr mean disk.efi and disk.bios.
- * Logs and returns -EINVAL on a malformed argument.
+ * Logs and returns -EINVAL on a malformed argument, -ENOMEM.
  */
 int aur_config_add_set(struct aur_kv **sets, const char *arg);
 
@@ -84,8 +84,9 @@ int aur_config_add_set(struct aur_kv **sets, const char *arg);
  * Build the config from the YAML text of the config file (@text may be NULL
  * for none; @origin names it in messages and must outlive the config) and
  * the --set tree @sets (may be NULL; ownership passes to the config).
- * Logs every problem; returns -EINVAL if any key had a bad value. Does not
- * check that a source is defined: see aur_config_validate().
+ * Logs every problem; returns -EINVAL if the YAML is invalid or any key had
+ * a bad value, -ENOMEM. Does not check that a source is defined: see
+ * aur_config_validate().
  */
 int aur_config_load(const char *text, size_t len, const char *origin,
 		    struct aur_kv *sets, struct aur_config **out);

@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include "failalloc.h"
 #include "test_helpers.h"
 
 #include <aurora/config.h>
 #include <aurora/kv.h>
+#include <aurora/log.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 static int teardown(void **state)
 {
+	failalloc_disarm();
 	release_logs();
 	return 0;
 }
@@ -231,6 +235,59 @@ static void deprecated_keys_are_migrated(void **state)
 	aur_config_free(cfg);
 }
 
+/* A log sink that allocates nothing: remembers the last error. */
+static void last_error_sink(void *ctx, int level, const char *msg)
+{
+	if (level <= LOG_ERR)
+		snprintf(ctx, 256, "%s", msg);
+}
+
+static void out_of_memory_is_reported(void **state)
+{
+	const char *yaml = "flavor: x\ndisable_iso: true\niso:\n  name: n\n";
+	char last_error[256];
+
+	aur_log_set_sink(last_error_sink, last_error);
+	for (unsigned long n = 1;; n++) {
+		struct aur_config *cfg = NULL;
+		struct aur_kv *sets = NULL;
+		int r;
+
+		last_error[0] = '\0';
+		assert_int_equal(aur_config_add_set(&sets, "iso.data=/srv"), 0);
+		failalloc_arm(n);
+		r = aur_config_load(yaml, strlen(yaml), "test.yaml", sets,
+				    &cfg);
+		failalloc_disarm();
+		if (!failalloc_fired()) {
+			assert_int_equal(r, 0);
+			assert_string_equal(cfg->iso.overlay_iso, "/srv");
+			aur_config_free(cfg);
+			break;
+		}
+		assert_int_equal(r, -ENOMEM);
+		assert_null(cfg);
+		assert_string_equal(last_error,
+				    "config 'test.yaml': out of memory");
+	}
+	for (unsigned long n = 1;; n++) {
+		struct aur_kv *sets = NULL;
+		int r;
+
+		last_error[0] = '\0';
+		failalloc_arm(n);
+		r = aur_config_add_set(&sets, "a.b=c");
+		failalloc_disarm();
+		aur_kv_free(sets);
+		if (!failalloc_fired()) {
+			assert_int_equal(r, 0);
+			break;
+		}
+		assert_int_equal(r, -ENOMEM);
+		assert_string_equal(last_error, "--set 'a.b=c': out of memory");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -248,6 +305,7 @@ int main(void)
 					  teardown),
 		cmocka_unit_test_teardown(deprecated_keys_are_migrated,
 					  teardown),
+		cmocka_unit_test_teardown(out_of_memory_is_reported, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
