@@ -60,15 +60,14 @@ static void kv_append(struct aur_kv *parent, struct aur_kv *child)
 
 const struct aur_kv *aur_kv_child(const struct aur_kv *m, const char *key)
 {
-	const struct aur_kv *found = NULL;
-
 	if (!m || m->kind != AUR_KV_MAP)
 		return NULL;
-	/* YAML maps with a repeated key: the last one wins */
+	/* keys are unique: the YAML loader refuses repeated ones and
+	 * aur_kv_set() and aur_kv_merge() reuse the existing child */
 	for (const struct aur_kv *c = m->child; c; c = c->next)
 		if (strcmp(c->key, key) == 0)
-			found = c;
-	return found;
+			return c;
+	return NULL;
 }
 
 const struct aur_kv *aur_kv_get(const struct aur_kv *root, const char *path)
@@ -99,7 +98,7 @@ static struct aur_kv *kv_slot(struct aur_kv *m, const char *key, size_t klen,
 {
 	struct aur_kv *c, *found = NULL;
 
-	for (c = m->child; c; c = c->next)
+	for (c = m->child; c && !found; c = c->next)
 		if (strlen(c->key) == klen && memcmp(c->key, key, klen) == 0)
 			found = c;
 	if (found) {
@@ -190,7 +189,60 @@ struct yaml_load {
 	unsigned char *active; /* per node index: being built (an ancestor) */
 	size_t budget; /* values the tree may still take */
 	int key_line; /* of the top-level key being loaded */
+	int err; /* a problem logged; loading goes on to find the others */
 };
+
+/* A mapping key as written, for the duplicate check. */
+struct key_ref {
+	const char *key;
+	int line;
+	size_t pos; /* in the mapping */
+	int first_line; /* of an earlier pair with the same key, else 0 */
+};
+
+static int cmp_key_ref(const void *a, const void *b)
+{
+	const struct key_ref *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	if (c)
+		return c;
+	return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* Log every key of @refs (@n of them, in document order) that an earlier
+ * key repeats, in document order, as Go's yaml.v3 refuses them. Sorting a
+ * copy keeps this O(n log n) for mappings of any size. */
+static int check_duplicates(struct yaml_load *ld, struct key_ref *refs,
+			    size_t n)
+{
+	struct key_ref *sorted;
+	size_t first = 0;
+
+	if (n < 2)
+		return 0;
+	sorted = malloc(n * sizeof(*sorted));
+	if (!sorted)
+		return -ENOMEM;
+	memcpy(sorted, refs, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_key_ref);
+	for (size_t i = 1; i < n; i++) {
+		if (strcmp(sorted[i].key, sorted[first].key) != 0)
+			first = i;
+		else
+			refs[sorted[i].pos].first_line = sorted[first].line;
+	}
+	free(sorted);
+	for (size_t i = 0; i < n; i++) {
+		if (!refs[i].first_line)
+			continue;
+		aur_err("%s:%d: mapping key '%s' already defined at line %d",
+			ld->origin, refs[i].line, refs[i].key,
+			refs[i].first_line);
+		ld->err = -EINVAL;
+	}
+	return 0;
+}
 
 static int from_yaml(struct yaml_load *ld, int index, int depth,
 		     struct aur_kv **out);
@@ -218,35 +270,59 @@ static int seq_from_yaml(struct yaml_load *ld, yaml_node_t *node, int depth,
 	return 0;
 }
 
+/* Load pair @pr of a mapping into @kv; a key that is not a scalar is
+ * logged and skipped. */
+static int pair_from_yaml(struct yaml_load *ld, yaml_node_pair_t *pr, int depth,
+			  struct aur_kv *kv, struct key_ref *ref)
+{
+	yaml_node_t *k = yaml_document_get_node(ld->doc, pr->key);
+	struct aur_kv *c;
+	int r;
+
+	if (!k || k->type != YAML_SCALAR_NODE) {
+		aur_err("%s:%d: mapping keys must be plain names", ld->origin,
+			k ? (int)k->start_mark.line + 1 : kv->line);
+		ld->err = -EINVAL;
+		return 0;
+	}
+	if (depth == 0)
+		ld->key_line = (int)k->start_mark.line + 1;
+	r = from_yaml(ld, pr->value, depth + 1, &c);
+	if (r < 0)
+		return r;
+	c->key = strndup((const char *)k->data.scalar.value,
+			 k->data.scalar.length);
+	if (!c->key) {
+		aur_kv_free(c);
+		return -ENOMEM;
+	}
+	kv_append(kv, c);
+	ref->key = c->key;
+	ref->line = (int)k->start_mark.line + 1;
+	return 1;
+}
+
 static int map_from_yaml(struct yaml_load *ld, yaml_node_t *node, int depth,
 			 struct aur_kv *kv)
 {
-	for (yaml_node_pair_t *pr = node->data.mapping.pairs.start;
-	     pr < node->data.mapping.pairs.top; pr++) {
-		yaml_node_t *k = yaml_document_get_node(ld->doc, pr->key);
-		struct aur_kv *c;
-		int r;
+	size_t pairs = (size_t)(node->data.mapping.pairs.top -
+				node->data.mapping.pairs.start);
+	struct key_ref *refs = calloc(pairs ? pairs : 1, sizeof(*refs));
+	size_t n = 0;
+	int r = 0;
 
-		if (!k || k->type != YAML_SCALAR_NODE) {
-			aur_err("%s:%d: mapping keys must be plain names",
-				ld->origin,
-				k ? (int)k->start_mark.line + 1 : kv->line);
-			return -EINVAL;
-		}
-		if (depth == 0)
-			ld->key_line = (int)k->start_mark.line + 1;
-		r = from_yaml(ld, pr->value, depth + 1, &c);
-		if (r < 0)
-			return r;
-		c->key = strndup((const char *)k->data.scalar.value,
-				 k->data.scalar.length);
-		if (!c->key) {
-			aur_kv_free(c);
-			return -ENOMEM;
-		}
-		kv_append(kv, c);
+	if (!refs)
+		return -ENOMEM;
+	for (size_t i = 0; i < pairs && r >= 0; i++) {
+		refs[n].pos = n;
+		r = pair_from_yaml(ld, node->data.mapping.pairs.start + i,
+				   depth, kv, &refs[n]);
+		n += r > 0;
 	}
-	return 0;
+	if (r >= 0)
+		r = check_duplicates(ld, refs, n);
+	free(refs);
+	return r;
 }
 
 /* Check that node @index may be loaded as a value @depth levels deep. */
@@ -340,13 +416,40 @@ static int tree_from_yaml(yaml_document_t *doc, const char *origin,
 		.active = calloc(nodes + 1, 1),
 		.budget = nodes + ALIAS_VALUES_MAX,
 	};
+	struct aur_kv *kv;
 	int r;
 
 	if (!ld.active)
 		return -ENOMEM;
-	r = from_yaml(&ld, 1, 0, out);
+	r = from_yaml(&ld, 1, 0, &kv);
 	free(ld.active);
+	if (r == 0 && ld.err) {
+		aur_kv_free(kv);
+		r = ld.err;
+	}
+	if (r == 0)
+		*out = kv;
 	return r;
+}
+
+/* A config is one YAML document: refuse a second one, even empty. */
+static int check_single_document(yaml_parser_t *parser, const char *origin)
+{
+	yaml_document_t doc;
+	bool more;
+	size_t line;
+
+	if (!yaml_parser_load(parser, &doc))
+		return parse_error(parser, origin);
+	more = yaml_document_get_root_node(&doc) != NULL;
+	line = doc.start_mark.line + 1;
+	yaml_document_delete(&doc);
+	if (!more)
+		return 0;
+	aur_err("%s:%zu: a second YAML document starts here (a config is one "
+		"document)",
+		origin, line);
+	return -EINVAL;
 }
 
 int aur_kv_parse_yaml(const char *text, size_t len, const char *origin,
@@ -355,6 +458,7 @@ int aur_kv_parse_yaml(const char *text, size_t len, const char *origin,
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	yaml_node_t *root;
+	struct aur_kv *kv = NULL;
 	int r;
 
 	if (!yaml_parser_initialize(&parser))
@@ -367,17 +471,24 @@ int aur_kv_parse_yaml(const char *text, size_t len, const char *origin,
 	}
 	root = yaml_document_get_root_node(&doc);
 	if (!root) {
-		*out = aur_kv_new_map(origin);
-		r = *out ? 0 : -ENOMEM;
+		kv = aur_kv_new_map(origin);
+		r = kv ? 0 : -ENOMEM;
 	} else if (root->type != YAML_MAPPING_NODE) {
 		aur_err("%s:%zu: the config must be a mapping of keys to "
 			"values",
 			origin, root->start_mark.line + 1);
 		r = -EINVAL;
 	} else {
-		r = tree_from_yaml(&doc, origin, out);
+		r = tree_from_yaml(&doc, origin, &kv);
 	}
 	yaml_document_delete(&doc);
+	if (r == 0)
+		r = check_single_document(&parser, origin);
 	yaml_parser_delete(&parser);
-	return r;
+	if (r < 0) {
+		aur_kv_free(kv);
+		return r;
+	}
+	*out = kv;
+	return 0;
 }

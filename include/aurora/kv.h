@@ -44,9 +44,12 @@ void aur_kv_free(struct aur_kv *kv);
  * Returns -ENOMEM without logging when memory runs out, or logs
  * "<origin>:<line>: <problem>" and returns -EINVAL for: a syntax error
  * (with the column), a top level that is not a mapping, a mapping key that
- * is not a scalar, values nested more than AUR_KV_MAX_DEPTH levels deep, a
- * recursive alias, or aliases that expand beyond the bound. *@out is set
- * only on success.
+ * is not a scalar, a key repeated in one mapping (at any level, like Go's
+ * yaml.v3: "mapping key 'x' already defined at line N"), a second document
+ * (even an empty one after "---"), values nested more than
+ * AUR_KV_MAX_DEPTH levels deep, a recursive alias, or aliases that expand
+ * beyond the bound. Repeated and non-scalar keys are all reported before
+ * returning. *@out is set only on success.
  */
 int aur_kv_parse_yaml(const char *text, size_t len, const char *origin,
 		      struct aur_kv **out);

@@ -148,6 +148,75 @@ static void yaml_syntax_errors_have_a_position(void **state)
 	assert_non_null(strstr(captured_logs(), "must be a mapping"));
 }
 
+static void duplicate_keys_are_errors_at_every_level(void **state)
+{
+	struct aur_kv *sets = NULL;
+	struct aur_config *cfg;
+	int r;
+
+	capture_logs();
+	cfg = load("flavor: a\nrepository: b\nflavor: c\n", NULL, &r);
+	assert_int_equal(r, -EINVAL);
+	assert_null(cfg);
+	assert_non_null(strstr(captured_logs(),
+			       "test.yaml:3: mapping key 'flavor' already "
+			       "defined at line 1"));
+
+	/* every duplicate of one run is reported, nested ones too */
+	capture_logs();
+	cfg = load("iso:\n  name: a\n  override_name: b\n  name: c\n"
+		   "disk: {efi: true, efi: false}\n"
+		   "x:\n  - {k: 1}\n  - {k: 1, k: 2}\n"
+		   "iso: again\n",
+		   NULL, &r);
+	assert_int_equal(r, -EINVAL);
+	assert_string_equal(captured_logs(),
+			    "test.yaml:4: mapping key 'name' already defined "
+			    "at line 2\n"
+			    "test.yaml:5: mapping key 'efi' already defined "
+			    "at line 5\n"
+			    "test.yaml:8: mapping key 'k' already defined at "
+			    "line 8\n"
+			    "test.yaml:9: mapping key 'iso' already defined "
+			    "at line 1\n");
+
+	/* --set pairs may repeat a key of the file: the last one wins */
+	capture_logs();
+	assert_int_equal(aur_config_add_set(&sets, "flavor=b"), 0);
+	assert_int_equal(aur_config_add_set(&sets, "flavor=c"), 0);
+	cfg = load("flavor: a\n", sets, &r);
+	assert_int_equal(r, 0);
+	assert_string_equal(cfg->flavor, "c");
+	aur_config_free(cfg);
+}
+
+static void a_second_document_is_an_error(void **state)
+{
+	struct aur_config *cfg;
+	int r;
+
+	capture_logs();
+	cfg = load("flavor: x\n\n---\nflavor: y\n", NULL, &r);
+	assert_int_equal(r, -EINVAL);
+	assert_null(cfg);
+	assert_non_null(strstr(captured_logs(),
+			       "test.yaml:3: a second YAML document starts "
+			       "here"));
+
+	capture_logs();
+	cfg = load("flavor: x\n---\n", NULL, &r);
+	assert_int_equal(r, -EINVAL);
+	assert_non_null(strstr(captured_logs(), "test.yaml:2: a second"));
+
+	/* one document, with its explicit start and end markers */
+	capture_logs();
+	cfg = load("---\nflavor: x\n...\n", NULL, &r);
+	assert_int_equal(r, 0);
+	assert_string_equal(cfg->flavor, "x");
+	assert_string_equal(captured_logs(), "");
+	aur_config_free(cfg);
+}
+
 static void no_source_is_an_error(void **state)
 {
 	struct aur_config *cfg;
@@ -297,6 +366,10 @@ int main(void)
 		cmocka_unit_test_teardown(bad_values_name_key_and_line,
 					  teardown),
 		cmocka_unit_test_teardown(yaml_syntax_errors_have_a_position,
+					  teardown),
+		cmocka_unit_test_teardown(
+			duplicate_keys_are_errors_at_every_level, teardown),
+		cmocka_unit_test_teardown(a_second_document_is_an_error,
 					  teardown),
 		cmocka_unit_test_teardown(no_source_is_an_error, teardown),
 		cmocka_unit_test_teardown(set_pairs_nest_and_override,
