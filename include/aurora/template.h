@@ -6,9 +6,11 @@
  * AuroraBoot has used: "[[ .a.b ]]" (the Kairos docs) and "[[[ .a.b ]]]"
  * (AuroraBoot since 2023), with Go's "-" trim markers ("[[- .a -]]"). The
  * value is the --set pair a.b. A missing key renders empty and is warned
- * about. Anything else, "{{ ... }}" and YAML flow lists such as
+ * about once, after rendering, with its first line and how many times it
+ * was used. Anything else, "{{ ... }}" and YAML flow lists such as
  * "[[1, 2]]" included, is copied byte for byte, so a cloud-config without
- * actions comes out identical to its input.
+ * actions comes out identical to its input. Rendering takes time linear in
+ * the size of the input and output.
  */
 #ifndef AURORA_TEMPLATE_H
 #define AURORA_TEMPLATE_H
@@ -19,7 +21,8 @@ struct aur_kv;
 
 /* Render @in (@len bytes) into a malloc'd, NUL-terminated *@out (caller
  * frees). @data may be NULL (every key is then missing). @origin names the
- * input in warnings. Returns 0 or -ENOMEM. */
+ * input in warnings ("<origin>:<line>: template key '.a.b' is not set").
+ * Returns 0 or -ENOMEM (without logging; *@out is then untouched). */
 int aur_template_render(const char *in, size_t len, const struct aur_kv *data,
 			const char *origin, char **out, size_t *outlen);
 
