@@ -2,6 +2,7 @@
 #include <aurora/cloudconfig.h>
 #include <aurora/config.h>
 #include <aurora/fetch.h>
+#include <aurora/kv.h>
 #include <aurora/log.h>
 #include <aurora/template.h>
 #include <aurora/util.h>
@@ -84,16 +85,28 @@ int aur_cloud_config_render(const struct aur_config *cfg, const char *raw,
 			    size_t len, const char *origin, char **out,
 			    size_t *outlen)
 {
+	struct aur_kv *used;
+	int r;
+
 	if (!raw && cfg->cloud_config && *cfg->cloud_config) {
 		raw = cfg->cloud_config;
 		len = strlen(raw);
 		origin = "cloud_config";
 	}
 	if (!raw) {
+		aur_config_warn_unknown_sets(cfg, NULL);
 		*out = NULL;
 		*outlen = 0;
 		return 0;
 	}
-	return aur_template_render(raw, len, cfg->set_values, origin, out,
-				   outlen);
+	used = aur_kv_new_map(origin);
+	r = used ? aur_template_render(raw, len, cfg->set_values, origin, used,
+				       out, outlen)
+		 : -ENOMEM;
+	if (r == 0)
+		aur_config_warn_unknown_sets(cfg, used);
+	else
+		aur_err("cloud-config '%s': out of memory", origin);
+	aur_kv_free(used);
+	return r;
 }

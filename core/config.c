@@ -177,8 +177,9 @@ static int bind_scalar(struct aur_config *cfg, const struct key_spec *k,
 	return -EINVAL;
 }
 
-/* Bind every key below map @m (whose dotted path is @prefix). Keeps going
- * after a bad value so that one run reports every problem. */
+/* Bind every config key below map @m (whose dotted path is @prefix); other
+ * keys are left to warn_unknown(). Keeps going after a bad value so that one
+ * run reports every problem. */
 static int bind_map(struct aur_config *cfg, const struct aur_kv *m,
 		    const char *prefix)
 {
@@ -206,13 +207,53 @@ static int bind_map(struct aur_config *cfg, const struct aur_kv *m,
 					path);
 				r = -EINVAL;
 			}
-		} else if (!is_deprecated(path)) {
-			aur_warn("%s: unknown key '%s' (ignored)", loc, path);
 		}
 		if (r < 0 && ret == 0)
 			ret = r;
 	}
 	return ret;
+}
+
+/*
+ * Warn about every key below map @m (at dotted @prefix) that is not a config
+ * key. Keys of the file are warned about where they are written. The --set
+ * pairs (@sets) are warned about one by one, except those in @used (the
+ * ones the cloud-config template used; may be NULL).
+ */
+static void warn_unknown(const struct aur_kv *m, const char *prefix, bool sets,
+			 const struct aur_kv *used)
+{
+	for (const struct aur_kv *c = m->child; c; c = c->next) {
+		char path[256];
+		char loc[512];
+
+		if (prefix)
+			snprintf(path, sizeof(path), "%s.%s", prefix, c->key);
+		else
+			snprintf(path, sizeof(path), "%s", c->key);
+		if (find_key(path) || is_deprecated(path))
+			continue;
+		if ((is_group(path) || sets) && c->kind == AUR_KV_MAP) {
+			warn_unknown(c, path, sets, used);
+			continue;
+		}
+		if (is_group(path) || (sets && aur_kv_get(used, path)))
+			continue;
+		where(c, loc, sizeof(loc));
+		if (sets)
+			aur_warn("%s: unknown key '%s' (ignored: not a config "
+				 "key, and the cloud-config does not use it)",
+				 loc, path);
+		else
+			aur_warn("%s: unknown key '%s' (ignored)", loc, path);
+	}
+}
+
+void aur_config_warn_unknown_sets(const struct aur_config *cfg,
+				  const struct aur_kv *used)
+{
+	if (cfg->set_values)
+		warn_unknown(cfg->set_values, NULL, true, used);
 }
 
 /* iso.data and insecure: the deprecated spellings AuroraBoot still reads */
@@ -298,6 +339,8 @@ static int config_load(const char *text, size_t len, const char *origin,
 		r = aur_kv_parse_yaml(text, len, origin, &root);
 	else
 		r = (root = aur_kv_new_map(origin)) ? 0 : -ENOMEM;
+	if (r == 0)
+		warn_unknown(root, NULL, false, NULL);
 	if (r == 0 && sets)
 		r = aur_kv_merge(root, sets);
 	if (r == 0)

@@ -221,6 +221,8 @@ static void missing_free(struct missing_set *m)
 struct render {
 	const char *end;
 	const struct aur_kv *data;
+	const char *origin;
+	struct aur_kv *used; /* may be NULL */
 	struct outbuf out;
 	struct line_counter lines;
 	struct missing_set missing;
@@ -240,9 +242,17 @@ static int render_action(struct render *rd, const struct action *a,
 		while (o->n > 0 && is_space(o->p[o->n - 1]))
 			o->p[--o->n] = '\0';
 	v = rd->data ? aur_kv_get(rd->data, path) : NULL;
-	if (v && v->kind == AUR_KV_SCALAR)
-		return out_put(o, v->value, strlen(v->value));
-	return missing_add(&rd->missing, path, line_at(&rd->lines, open));
+	if (!v || v->kind != AUR_KV_SCALAR)
+		return missing_add(&rd->missing, path,
+				   line_at(&rd->lines, open));
+	if (rd->used && !aur_kv_get(rd->used, path)) {
+		int r = aur_kv_set(rd->used, path, "", false, rd->origin,
+				   line_at(&rd->lines, open));
+
+		if (r < 0)
+			return r;
+	}
+	return out_put(o, v->value, strlen(v->value));
 }
 
 /* Copy or render what starts at *@p and move *@p past it. */
@@ -278,11 +288,14 @@ static int render_next(struct render *rd, const char **p)
 }
 
 int aur_template_render(const char *in, size_t len, const struct aur_kv *data,
-			const char *origin, char **out, size_t *outlen)
+			const char *origin, struct aur_kv *used, char **out,
+			size_t *outlen)
 {
 	struct render rd = {
 		.end = in + len,
 		.data = data,
+		.origin = origin,
+		.used = used,
 		.lines = {in, 1},
 	};
 	const char *p = in;

@@ -4,8 +4,11 @@
  *
  * The config file (YAML, local path or URL) and the --set pairs are loaded
  * into aur_kv trees, merged (--set wins), then bound key by key to struct
- * aur_config. Every AuroraBoot key is known; unknown keys are warned about,
- * bad values are errors that name the key and where it was set.
+ * aur_config. Every AuroraBoot key is known; bad values are errors that name
+ * the key and where it was set. Unknown keys of the file are warned about
+ * when it is loaded. A --set pair is also template data, so an unknown one
+ * is warned about only once the cloud-config is rendered, if the template
+ * did not use it either (aur_cloud_config_render() does it).
  *
  * All strings are owned by the config and freed by aur_config_free(); an
  * unset string key is NULL.
@@ -90,6 +93,11 @@ int aur_config_add_set(struct aur_kv **sets, const char *arg);
  */
 int aur_config_load(const char *text, size_t len, const char *origin,
 		    struct aur_kv *sets, struct aur_config **out);
+
+/* Warn about each --set pair of @cfg that is not a config key, unless
+ * @used (a tree of the keys a template used, may be NULL) has it. */
+void aur_config_warn_unknown_sets(const struct aur_config *cfg,
+				  const struct aur_kv *used);
 
 /* Check the combination of keys (a source is defined, disk options agree).
  * Logs the reason and returns -EINVAL. */

@@ -19,11 +19,18 @@
 
 struct aur_kv;
 
-/* Render @in (@len bytes) into a malloc'd, NUL-terminated *@out (caller
+/*
+ * Render @in (@len bytes) into a malloc'd, NUL-terminated *@out (caller
  * frees). @data may be NULL (every key is then missing). @origin names the
- * input in warnings ("<origin>:<line>: template key '.a.b' is not set").
- * Returns 0 or -ENOMEM (without logging; *@out is then untouched). */
+ * input in warnings ("<origin>:<line>: template key '.a.b' is not set") and
+ * must outlive @used. If @used (a map from aur_kv_new_map(), owned by the
+ * caller) is not NULL, every key of @data that an action rendered is set in
+ * it, with the line of its first use: the caller can tell which --set pairs
+ * the template needed. Returns 0 or -ENOMEM (without logging; *@out is then
+ * untouched and @used may hold some keys).
+ */
 int aur_template_render(const char *in, size_t len, const struct aur_kv *data,
-			const char *origin, char **out, size_t *outlen);
+			const char *origin, struct aur_kv *used, char **out,
+			size_t *outlen);
 
 #endif

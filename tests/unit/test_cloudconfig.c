@@ -2,6 +2,8 @@
 #include "test_helpers.h"
 
 #include <aurora/cloudconfig.h>
+#include <aurora/config.h>
+#include <aurora/kv.h>
 #include <aurora/util.h>
 
 #include <errno.h>
@@ -95,6 +97,64 @@ static void empty_standard_input_is_refused(void **state)
 						"standard input"));
 }
 
+static struct aur_config *load_with_sets(const char *yaml)
+{
+	static const char *const pairs[] = {"flavor=y", "node.name=x",
+					    "iso.extra=z", "unused.key=w",
+					    "foo=1"};
+	struct aur_config *cfg = NULL;
+	struct aur_kv *sets = NULL;
+
+	for (size_t i = 0; i < AUR_ARRAY_SIZE(pairs); i++)
+		assert_int_equal(aur_config_add_set(&sets, pairs[i]), 0);
+	assert_int_equal(
+		aur_config_load(yaml, strlen(yaml), "a.yaml", sets, &cfg), 0);
+	return cfg;
+}
+
+static void set_keys_the_template_uses_are_not_unknown(void **state)
+{
+	const char *cc = "#cloud-config\nhostname: [[ .node.name ]]\n"
+			 "x: [[[ .iso.extra ]]]\n";
+	struct aur_config *cfg;
+	char *out;
+	size_t len;
+
+	/* at load time only the file's unknown keys are known to be so */
+	cfg = load_with_sets("flavor: a\nfoo: 2\n");
+	assert_string_equal(captured_logs(),
+			    "a.yaml:2: unknown key 'foo' (ignored)\n");
+	capture_logs();
+	assert_int_equal(aur_cloud_config_render(cfg, cc, strlen(cc), "cc.yaml",
+						 &out, &len),
+			 0);
+	assert_string_equal(out, "#cloud-config\nhostname: x\nx: z\n");
+	assert_string_equal(captured_logs(),
+			    "--set: unknown key 'unused.key' (ignored: not a "
+			    "config key, and the cloud-config does not use "
+			    "it)\n"
+			    "--set: unknown key 'foo' (ignored: not a config "
+			    "key, and the cloud-config does not use it)\n");
+	free(out);
+	aur_config_free(cfg);
+}
+
+static void without_a_cloud_config_unknown_set_keys_warn(void **state)
+{
+	struct aur_config *cfg = load_with_sets("");
+	char *out;
+	size_t len;
+
+	assert_string_equal(captured_logs(), "");
+	assert_int_equal(
+		aur_cloud_config_render(cfg, NULL, 0, NULL, &out, &len), 0);
+	assert_null(out);
+	assert_non_null(strstr(captured_logs(), "unknown key 'node.name'"));
+	assert_non_null(strstr(captured_logs(), "unknown key 'iso.extra'"));
+	assert_null(strstr(captured_logs(), "'flavor'"));
+	aur_config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -107,6 +167,12 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(empty_standard_input_is_refused,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			set_keys_the_template_uses_are_not_unknown, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			without_a_cloud_config_unknown_set_keys_warn, setup,
+			teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,7 +38,7 @@ static char *render(const char *in)
 	size_t len;
 
 	assert_int_equal(aur_template_render(in, strlen(in), data, "cc.yaml",
-					     &out, &len),
+					     NULL, &out, &len),
 			 0);
 	assert_int_equal(strlen(out), len);
 	return out;
@@ -114,7 +114,7 @@ static void many_actions_stay_linear(void **state)
 	warnings = 0;
 	aur_log_set_sink(count_warnings, last);
 	assert_int_equal(aur_template_render(in, (size_t)(p - in), data,
-					     "cc.yaml", &out, &len),
+					     "cc.yaml", NULL, &out, &len),
 			 0);
 	aur_log_set_sink(NULL, NULL);
 	assert_int_equal(warnings, 7);
@@ -129,6 +129,7 @@ static void many_actions_stay_linear(void **state)
 static void out_of_memory_is_enomem(void **state)
 {
 	const char *in = "a: [[ .foo.bar ]] [[ .x ]] [[ .y ]] [[ .x ]]\n";
+	struct aur_kv *used = NULL;
 	char last[256];
 
 	aur_log_set_sink(count_warnings, last);
@@ -137,19 +138,46 @@ static void out_of_memory_is_enomem(void **state)
 		size_t len;
 		int r;
 
+		aur_kv_free(used);
+		used = aur_kv_new_map("cc.yaml");
+		assert_non_null(used);
 		failalloc_arm(n);
-		r = aur_template_render(in, strlen(in), data, "cc.yaml", &out,
-					&len);
+		r = aur_template_render(in, strlen(in), data, "cc.yaml", used,
+					&out, &len);
 		failalloc_disarm();
 		if (!failalloc_fired()) {
 			assert_int_equal(r, 0);
 			assert_string_equal(out, "a: baz   \n");
+			assert_non_null(aur_kv_get(used, "foo.bar"));
 			free(out);
 			break;
 		}
 		assert_int_equal(r, -ENOMEM);
 		assert_null(out);
 	}
+	aur_kv_free(used);
+}
+
+static void used_keys_are_reported(void **state)
+{
+	const char *in = "a: [[ .token ]]\nb: [[ .foo ]] [[ .nope ]]\n"
+			 "c: [[[ .foo.bar ]]] [[ .token ]]\n";
+	struct aur_kv *used = aur_kv_new_map("cc.yaml");
+	char *out;
+	size_t len;
+
+	assert_non_null(used);
+	assert_int_equal(aur_template_render(in, strlen(in), data, "cc.yaml",
+					     used, &out, &len),
+			 0);
+	assert_int_equal(aur_kv_get(used, "token")->line, 1);
+	assert_int_equal(aur_kv_get(used, "foo.bar")->line, 3);
+	/* the map .foo renders nothing: only the value .foo.bar is used */
+	assert_int_equal(aur_kv_get(used, "foo")->kind, AUR_KV_MAP);
+	assert_null(aur_kv_get(used, "nope"));
+	assert_null(aur_kv_get(used, "enabled"));
+	free(out);
+	aur_kv_free(used);
 }
 
 static void trim_markers(void **state)
@@ -168,8 +196,9 @@ static void binary_input_is_identical(void **state)
 
 	for (int i = 0; i < 256; i++)
 		in[i] = (char)i;
-	assert_int_equal(
-		aur_template_render(in, sizeof(in), data, "x", &out, &len), 0);
+	assert_int_equal(aur_template_render(in, sizeof(in), data, "x", NULL,
+					     &out, &len),
+			 0);
 	assert_int_equal(len, sizeof(in));
 	assert_memory_equal(out, in, sizeof(in));
 	free(out);
@@ -191,6 +220,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(many_actions_stay_linear, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(out_of_memory_is_enomem, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(used_keys_are_reported, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(trim_markers, setup, teardown),
 		cmocka_unit_test_setup_teardown(binary_input_is_identical,
