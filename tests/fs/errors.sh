@@ -79,6 +79,10 @@ kill_group "$web_PID"
 mount_afs "$M" $(args "$web_URL" "$T/s3")
 if stat "$M/iso/$NAME.iso" 2>/dev/null; then fail "stat worked with no server"; fi
 grep -q "cannot open '$web_URL/.*': .*" "$AFS_LOG" || fail "unreachable server not logged: $(cat "$AFS_LOG")"
+# every stat fails again, but the log says it once
+for _ in 1 2 3; do stat "$M/iso/$NAME.iso" >/dev/null 2>&1 || true; done
+[ "$(grep -c "cannot open '$web_URL/.*$NAME.iso'" "$AFS_LOG")" = 1 ] ||
+	fail "the same failure was logged more than once: $(cat "$AFS_LOG")"
 cmp "$M/config.yaml" "$T/cc.yaml" || fail "config.yaml broken by a dead server"
 pass "unreachable server: EIO and a log line"
 unmount_afs "$M" "$AFS_PID"

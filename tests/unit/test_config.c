@@ -316,12 +316,13 @@ static void out_of_memory_is_reported(void **state)
 	const char *yaml = "flavor: x\ndisable_iso: true\niso:\n  name: n\n";
 	char last_error[256];
 
-	aur_log_set_sink(last_error_sink, last_error);
 	for (unsigned long n = 1;; n++) {
 		struct aur_config *cfg = NULL;
 		struct aur_kv *sets = NULL;
 		int r;
 
+		/* a fresh sink: the same error again is not held back */
+		aur_log_set_sink(last_error_sink, last_error);
 		last_error[0] = '\0';
 		assert_int_equal(aur_config_add_set(&sets, "iso.data=/srv"), 0);
 		failalloc_arm(n);
@@ -343,6 +344,7 @@ static void out_of_memory_is_reported(void **state)
 		struct aur_kv *sets = NULL;
 		int r;
 
+		aur_log_set_sink(last_error_sink, last_error);
 		last_error[0] = '\0';
 		failalloc_arm(n);
 		r = aur_config_add_set(&sets, "a.b=c");
