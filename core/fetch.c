@@ -112,10 +112,35 @@ static int start(const char *url, char *curl_err, CURL **out,
 	return 0;
 }
 
+/* libcurl says how long a failed attempt took ("... port 80 after 3 ms:
+ * ..."): leave that out of @s, so that the same failure gives the same
+ * message and the log can say it once. */
+static void drop_elapsed(char *s)
+{
+	static const char *const units[] = {" ms", " milliseconds"};
+	char *p = s;
+
+	while ((p = strstr(p, " after "))) {
+		char *end = p + strlen(" after ");
+		size_t digits = strspn(end, "0123456789");
+
+		for (size_t i = 0; digits && i < AUR_ARRAY_SIZE(units); i++) {
+			if (aur_startswith(end + digits, units[i])) {
+				end += digits + strlen(units[i]);
+				memmove(p, end, strlen(end) + 1);
+				break;
+			}
+		}
+		if (*p == ' ')
+			p++;
+	}
+}
+
 /* Translate a failed transfer into an errno and a message. */
 static int fail(CURL *h, CURLcode rc, const char *url, const char *curl_err,
 		char err[AUR_FETCH_ERRLEN])
 {
+	char reason[CURL_ERROR_SIZE];
 	long code = 0;
 
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
@@ -127,8 +152,10 @@ static int fail(CURL *h, CURLcode rc, const char *url, const char *curl_err,
 			return -EACCES;
 		return -EIO;
 	}
-	snprintf(err, AUR_FETCH_ERRLEN, "'%s': %s", url,
+	snprintf(reason, sizeof(reason), "%s",
 		 curl_err[0] ? curl_err : curl_easy_strerror(rc));
+	drop_elapsed(reason);
+	snprintf(err, AUR_FETCH_ERRLEN, "'%s': %s", url, reason);
 	if (rc == CURLE_OUT_OF_MEMORY)
 		return -ENOMEM;
 	if (rc == CURLE_FILE_COULDNT_READ_FILE)
