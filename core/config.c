@@ -133,19 +133,49 @@ static void where(const struct aur_kv *kv, char *buf, size_t n)
 		snprintf(buf, n, "%s", kv->origin ? kv->origin : "?");
 }
 
+/* What a value of type @t must be, for messages. */
+static const char *type_desc(enum key_type t)
+{
+	switch (t) {
+	case KEY_BOOL:
+		return "true or false";
+	case KEY_MIB:
+		return "a size in MiB (a whole number)";
+	default:
+		return "a string";
+	}
+}
+
+/* null, or an empty string (as --set gives it) */
+static bool is_empty(const struct aur_kv *kv)
+{
+	return aur_kv_is_null(kv) ||
+	       (kv->kind == AUR_KV_SCALAR && !kv->value[0]);
+}
+
+/* Log that @kv, a mapping or a list, is not a value of type @t. */
+static int kind_error(const struct aur_kv *kv, const char *path,
+		      enum key_type t)
+{
+	char loc[512];
+
+	where(kv, loc, sizeof(loc));
+	aur_err("%s: key '%s' must be %s, not a %s", loc, path, type_desc(t),
+		kv->kind == AUR_KV_MAP ? "mapping" : "list");
+	return -EINVAL;
+}
+
 static int bind_scalar(struct aur_config *cfg, const struct key_spec *k,
 		       const struct aur_kv *kv)
 {
 	char *field = (char *)cfg + k->offset;
 	char loc[512];
 
-	where(kv, loc, sizeof(loc));
-	if (kv->kind != AUR_KV_SCALAR) {
-		aur_err("%s: key '%s' must be a %s, not a %s", loc, k->path,
-			k->type == KEY_BOOL ? "boolean" : "string",
-			kv->kind == AUR_KV_MAP ? "mapping" : "list");
-		return -EINVAL;
-	}
+	if (kv->kind != AUR_KV_SCALAR)
+		return kind_error(kv, k->path, k->type);
+	/* null leaves the key unset, as Go decodes it to the zero value */
+	if (aur_kv_is_null(kv) || (k->type == KEY_MIB && is_empty(kv)))
+		return 0;
 	switch (k->type) {
 	case KEY_STR: {
 		char **s = (char **)field;
@@ -155,25 +185,17 @@ static int bind_scalar(struct aur_config *cfg, const struct key_spec *k,
 		return *s ? 0 : -ENOMEM;
 	}
 	case KEY_BOOL:
-		if (parse_bool(kv->value, (bool *)field) < 0) {
-			aur_err("%s: key '%s' must be true or false, not '%s'",
-				loc, k->path, kv->value);
-			return -EINVAL;
-		}
+		if (parse_bool(kv->value, (bool *)field) < 0)
+			break;
 		return 0;
 	case KEY_MIB:
-		if (kv->value[0] == '\0') {
-			*(uint64_t *)field = 0;
-			return 0;
-		}
-		if (aur_parse_u64(kv->value, (uint64_t *)field) < 0) {
-			aur_err("%s: key '%s' must be a size in MiB (a whole "
-				"number), not '%s'",
-				loc, k->path, kv->value);
-			return -EINVAL;
-		}
+		if (aur_parse_u64(kv->value, (uint64_t *)field) < 0)
+			break;
 		return 0;
 	}
+	where(kv, loc, sizeof(loc));
+	aur_err("%s: key '%s' must be %s, not '%s'", loc, k->path,
+		type_desc(k->type), kv->value);
 	return -EINVAL;
 }
 
@@ -202,7 +224,7 @@ static int bind_map(struct aur_config *cfg, const struct aur_kv *m,
 		} else if (is_group(path)) {
 			if (c->kind == AUR_KV_MAP)
 				r = bind_map(cfg, c, path);
-			else if (!(c->kind == AUR_KV_SCALAR && !c->value[0])) {
+			else if (!is_empty(c)) {
 				aur_err("%s: key '%s' must be a mapping", loc,
 					path);
 				r = -EINVAL;
@@ -263,7 +285,9 @@ static int bind_deprecated(struct aur_config *cfg, const struct aur_kv *root)
 	const struct aur_kv *insecure = aur_kv_get(root, "insecure");
 	char loc[512];
 
-	if (data && data->kind == AUR_KV_SCALAR) {
+	if (data && data->kind != AUR_KV_SCALAR)
+		return kind_error(data, "iso.data", KEY_STR);
+	if (data && !aur_kv_is_null(data)) {
 		where(data, loc, sizeof(loc));
 		if (cfg->iso.overlay_iso) {
 			aur_warn("%s: 'iso.data' is deprecated and ignored "

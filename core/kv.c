@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <aurora/kv.h>
 #include <aurora/log.h>
+#include <aurora/util.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -175,6 +176,22 @@ int aur_kv_merge(struct aur_kv *dst, const struct aur_kv *src)
 		/* sequences are not merged: no config key takes one */
 	}
 	return 0;
+}
+
+static bool is_null_word(const char *s, size_t len)
+{
+	static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
+
+	for (size_t i = 0; i < AUR_ARRAY_SIZE(nulls); i++)
+		if (len == strlen(nulls[i]) && memcmp(s, nulls[i], len) == 0)
+			return true;
+	return false;
+}
+
+bool aur_kv_is_null(const struct aur_kv *kv)
+{
+	return kv->kind == AUR_KV_SCALAR && kv->plain &&
+	       is_null_word(kv->value, strlen(kv->value));
 }
 
 /* ---- YAML loading (libyaml document API) ---- */
@@ -393,6 +410,15 @@ static int from_yaml(struct yaml_load *ld, int index, int depth,
 	return 0;
 }
 
+/* The plain scalar that is the root of "---" alone is null too. */
+static bool is_null_node(const yaml_node_t *node)
+{
+	return node->type == YAML_SCALAR_NODE &&
+	       node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	       is_null_word((const char *)node->data.scalar.value,
+			    node->data.scalar.length);
+}
+
 /* A parse failure: -ENOMEM, or a syntax error logged with its position. */
 static int parse_error(const yaml_parser_t *parser, const char *origin)
 {
@@ -470,7 +496,7 @@ int aur_kv_parse_yaml(const char *text, size_t len, const char *origin,
 		return r;
 	}
 	root = yaml_document_get_root_node(&doc);
-	if (!root) {
+	if (!root || is_null_node(root)) {
 		kv = aur_kv_new_map(origin);
 		r = kv ? 0 : -ENOMEM;
 	} else if (root->type != YAML_MAPPING_NODE) {

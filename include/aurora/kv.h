@@ -37,7 +37,7 @@ void aur_kv_free(struct aur_kv *kv);
 /*
  * Parse a YAML document whose top level is a mapping into a new tree
  * *@out (caller frees). @origin names the source in messages and must
- * outlive the tree. An empty document gives an empty map. Aliases are
+ * outlive the tree. An empty or null document gives an empty map. Aliases are
  * expanded (each use is a copy), up to 100000 values more than the document
  * holds.
  *
@@ -66,6 +66,10 @@ const struct aur_kv *aur_kv_get(const struct aur_kv *root, const char *path);
 
 /* The direct child of map @m named @key, or NULL. */
 const struct aur_kv *aur_kv_child(const struct aur_kv *m, const char *key);
+
+/* true if @kv is YAML's null: a plain (unquoted) scalar that is empty, ~,
+ * null, Null or NULL. */
+bool aur_kv_is_null(const struct aur_kv *kv);
 
 /* Copy every scalar of @src over @dst (maps merge recursively). Returns 0
  * or -ENOMEM (without logging; @dst is then partly merged but valid). */

@@ -5,6 +5,7 @@
 #include <aurora/config.h>
 #include <aurora/kv.h>
 #include <aurora/log.h>
+#include <aurora/util.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -129,6 +130,90 @@ static void bad_values_name_key_and_line(void **state)
 	assert_int_equal(r, -EINVAL);
 	assert_non_null(strstr(captured_logs(),
 			       "key 'flavor' must be a string, not a list"));
+}
+
+/* Every kind of bad value names file:line, the key and what is wrong. */
+static void bad_value_types_name_file_and_line(void **state)
+{
+	struct aur_kv *sets = NULL;
+	int r;
+
+	static const struct {
+		const char *yaml, *message;
+	} cases[] = {
+		{"flavor:\n  a: b\n",
+		 "test.yaml:2: key 'flavor' must be a string, not a mapping"},
+		{"flavor: x\nrepository: [a]\n",
+		 "test.yaml:2: key 'repository' must be a string, not a list"},
+		{"disable_iso: [true]\n",
+		 "test.yaml:1: key 'disable_iso' must be true or false, not a "
+		 "list"},
+		{"iso:\n  include_date: 2\n",
+		 "test.yaml:2: key 'iso.include_date' must be true or false, "
+		 "not '2'"},
+		{"disk:\n  size: {a: 1}\n",
+		 "test.yaml:2: key 'disk.size' must be a size in MiB (a whole "
+		 "number), not a mapping"},
+		{"disk:\n\n  state_size: -1\n",
+		 "test.yaml:3: key 'disk.state_size' must be a size in MiB (a "
+		 "whole number), not '-1'"},
+		{"netboot: quiet\n", "test.yaml:1: key 'netboot' must be a "
+				     "mapping"},
+		{"system:\n  - kvm\n", "test.yaml:2: key 'system' must be a "
+				       "mapping"},
+		{"iso:\n  data:\n    a: b\n",
+		 "test.yaml:3: key 'iso.data' must be a string, not a mapping"},
+		{"insecure: perhaps\n", "test.yaml:1: key 'insecure' must be "
+					"true or false, not 'perhaps'"},
+	};
+
+	for (size_t i = 0; i < AUR_ARRAY_SIZE(cases); i++) {
+		struct aur_config *cfg;
+		char want[256];
+
+		capture_logs();
+		cfg = load(cases[i].yaml, NULL, &r);
+		assert_int_equal(r, -EINVAL);
+		assert_null(cfg);
+		snprintf(want, sizeof(want), "%s\n", cases[i].message);
+		assert_string_equal(captured_logs(), want);
+	}
+
+	/* a --set pair has no line: the message says where it came from */
+	capture_logs();
+	assert_int_equal(aur_config_add_set(&sets, "disk.size=lots"), 0);
+	assert_null(load("disk:\n  size: 1\n", sets, &r));
+	assert_int_equal(r, -EINVAL);
+	assert_string_equal(captured_logs(),
+			    "--set: key 'disk.size' must be a size in MiB (a "
+			    "whole number), not 'lots'\n");
+}
+
+/* A null value (empty, ~, null) leaves the key unset, as in Go. */
+static void null_values_leave_keys_unset(void **state)
+{
+	struct aur_config *cfg;
+	int r;
+
+	capture_logs();
+	cfg = load("flavor: ~\ndisable_iso:\nrepository: null\n"
+		   "disk:\n  size: Null\n  efi: NULL\niso: ~\n"
+		   "variant: 'null'\n",
+		   NULL, &r);
+	assert_int_equal(r, 0);
+	assert_null(cfg->flavor);
+	assert_null(cfg->repository);
+	assert_false(cfg->disable_iso);
+	assert_int_equal(cfg->disk.size_mib, 0);
+	assert_false(cfg->disk.efi);
+	assert_string_equal(cfg->variant, "null"); /* quoted: a string */
+	assert_string_equal(captured_logs(), "");
+	aur_config_free(cfg);
+
+	cfg = load("---\n", NULL, &r);
+	assert_int_equal(r, 0);
+	assert_null(cfg->flavor);
+	aur_config_free(cfg);
 }
 
 static void yaml_syntax_errors_have_a_position(void **state)
@@ -366,6 +451,10 @@ int main(void)
 		cmocka_unit_test_teardown(unknown_keys_warn_with_location,
 					  teardown),
 		cmocka_unit_test_teardown(bad_values_name_key_and_line,
+					  teardown),
+		cmocka_unit_test_teardown(bad_value_types_name_file_and_line,
+					  teardown),
+		cmocka_unit_test_teardown(null_values_leave_keys_unset,
 					  teardown),
 		cmocka_unit_test_teardown(yaml_syntax_errors_have_a_position,
 					  teardown),

@@ -72,6 +72,23 @@ static void aliases_work_within_a_bound(void **state)
 			       "more than"));
 }
 
+static void every_key_problem_is_reported(void **state)
+{
+	struct aur_kv *kv;
+
+	capture_logs();
+	assert_int_equal(
+		parse("? [a]\n: 1\nb: 1\nc: {d: 1, d: 2}\nb: 2\n", &kv),
+		-EINVAL);
+	assert_null(kv);
+	assert_string_equal(captured_logs(),
+			    "test.yaml:1: mapping keys must be plain names\n"
+			    "test.yaml:4: mapping key 'd' already defined at "
+			    "line 4\n"
+			    "test.yaml:5: mapping key 'b' already defined at "
+			    "line 3\n");
+}
+
 static void out_of_memory_is_enomem(void **state)
 {
 	const char *yaml = "a: 1\nb:\n  c: [x, 'y', {d: e}]\n  f: &g z\n"
@@ -131,6 +148,8 @@ int main(void)
 		cmocka_unit_test_teardown(a_recursive_alias_is_refused,
 					  teardown),
 		cmocka_unit_test_teardown(aliases_work_within_a_bound,
+					  teardown),
+		cmocka_unit_test_teardown(every_key_problem_is_reported,
 					  teardown),
 		cmocka_unit_test_teardown(out_of_memory_is_enomem, teardown),
 		cmocka_unit_test_teardown(set_and_merge_report_enomem,
