@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,9 +125,10 @@ struct missing_set {
 	size_t nslots; /* a power of two, at least twice n */
 };
 
-static size_t hash_path(const char *s)
+/* FNV-1a */
+static uint64_t hash_path(const char *s)
 {
-	size_t h = 14695981039346656037ULL;
+	uint64_t h = 14695981039346656037ULL;
 
 	while (*s)
 		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
@@ -135,7 +137,7 @@ static size_t hash_path(const char *s)
 
 static size_t *missing_slot(struct missing_set *m, const char *path)
 {
-	size_t i = hash_path(path) & (m->nslots - 1);
+	size_t i = (size_t)(hash_path(path) & (m->nslots - 1));
 
 	while (m->slots[i] && strcmp(m->v[m->slots[i] - 1].path, path) != 0)
 		i = (i + 1) & (m->nslots - 1);
