@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define RECENT_MAX 64
 
@@ -26,6 +27,7 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 /* under log_lock */
 static struct recent recent[RECENT_MAX];
 static uint64_t recent_seq; /* errors and warnings so far */
+static pid_t recent_pid; /* the process that logged them */
 static unsigned int repeat_window_ms = AUR_LOG_REPEAT_WINDOW_MS;
 
 void aur_log_set_level(int max_level)
@@ -40,7 +42,10 @@ int aur_log_get_level(void)
 
 void aur_log_use_syslog(int on)
 {
+	pthread_mutex_lock(&log_lock);
 	log_syslog = on;
+	memset(recent, 0, sizeof(recent));
+	pthread_mutex_unlock(&log_lock);
 	if (on)
 		openlog("aurorafs", LOG_PID, LOG_DAEMON);
 }
@@ -91,6 +96,11 @@ static bool repeat_admit(int level, const char *msg, unsigned long *held)
 	uint64_t seq = ++recent_seq;
 	struct recent *r, *oldest = &recent[0];
 
+	/* a forked child (the daemon once detached) logs somewhere new */
+	if (recent_pid != getpid()) {
+		memset(recent, 0, sizeof(recent));
+		recent_pid = getpid();
+	}
 	*held = 0;
 	for (r = recent; r < recent + RECENT_MAX; r++) {
 		if (r->hash == hash)

@@ -14,8 +14,10 @@
  * and read. When it comes again after the window it is logged with
  * " (repeated N times)" if it was held back meanwhile. The last 64 distinct
  * messages are remembered (as hashes); an older one is logged afresh and
- * its count is lost. Info and debug messages are always logged. All of this
- * is thread-safe.
+ * its count is lost. A new destination (aur_log_set_sink(),
+ * aur_log_use_syslog()) and a forked child (the daemon once it detaches
+ * and logs to its log file) start afresh. Info and debug messages are
+ * always logged. All of this is thread-safe.
  */
 #ifndef AURORA_LOG_H
 #define AURORA_LOG_H
@@ -29,7 +31,8 @@ typedef void (*aur_log_sink)(void *ctx, int level, const char *msg);
 void aur_log_set_level(int max_level);
 int aur_log_get_level(void);
 
-/* Send messages to syslog (true) or stderr (false). */
+/* Send messages to syslog (true) or stderr (false); forgets the remembered
+ * messages. */
 void aur_log_use_syslog(int on);
 
 /* Send messages to @sink instead (NULL restores the default). Either way

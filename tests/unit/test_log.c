@@ -6,7 +6,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 /* What the sink was given; the sink runs under the log's lock. */
 static char lines[64][256];
@@ -112,6 +114,30 @@ static void a_new_sink_forgets(void **state)
 	assert_int_equal(nlines, 2);
 }
 
+/* The daemon forks to detach and logs to a new place: what the parent
+ * said is not held back in the child. A new destination starts afresh. */
+static void a_child_process_and_a_new_destination_start_afresh(void **state)
+{
+	int status;
+	pid_t pid;
+
+	aur_err("cannot open 'http://x/a.iso'");
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		aur_err("cannot open 'http://x/a.iso'");
+		aur_err("cannot open 'http://x/a.iso'");
+		_exit(total == 2 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	aur_log_use_syslog(0);
+	aur_err("cannot open 'http://x/a.iso'");
+	assert_int_equal(total, 2);
+}
+
 static void *log_a_lot(void *arg)
 {
 	for (int i = 0; i < 2000; i++) {
@@ -150,6 +176,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(a_new_sink_forgets, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			a_child_process_and_a_new_destination_start_afresh,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			threads_see_one_line_per_message, setup, teardown),
 	};
