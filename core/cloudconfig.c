@@ -2,16 +2,19 @@
 #include <aurora/cloudconfig.h>
 #include <aurora/config.h>
 #include <aurora/fetch.h>
+#include <aurora/kv.h>
 #include <aurora/log.h>
 #include <aurora/template.h>
 #include <aurora/util.h>
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-int aur_cloud_config_read(const char *arg, char **buf, size_t *len)
+static int read_source(const char *arg, char **buf, size_t *len)
 {
 	struct stat st;
 	int r;
@@ -37,30 +40,73 @@ int aur_cloud_config_read(const char *arg, char **buf, size_t *len)
 		aur_err("cloud-config '%s': no such file, and not an http, "
 			"https or file URL",
 			arg);
-		return -ENOENT;
-	}
-	if (r == 0 && *len == 0) {
-		aur_err("cloud-config '%s' is empty", arg);
-		free(*buf);
-		return -ENODATA;
+		r = -ENOENT;
 	}
 	return r;
+}
+
+static bool only_white_space(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+			return false;
+	return true;
+}
+
+int aur_cloud_config_read(const char *arg, char **buf, size_t *len)
+{
+	char *text;
+	size_t n;
+	int r;
+
+	r = read_source(arg, &text, &n);
+	if (r < 0)
+		return r;
+	if (only_white_space(text, n)) {
+		const char *note = n ? " (only white space)" : "";
+
+		if (strcmp(arg, "-") == 0)
+			aur_err("cloud config set but contents are empty: "
+				"standard input%s",
+				note);
+		else
+			aur_err("cloud config set but contents are empty: "
+				"'%s'%s",
+				arg, note);
+		free(text);
+		return -ENODATA;
+	}
+	*buf = text;
+	*len = n;
+	return 0;
 }
 
 int aur_cloud_config_render(const struct aur_config *cfg, const char *raw,
 			    size_t len, const char *origin, char **out,
 			    size_t *outlen)
 {
+	struct aur_kv *used;
+	int r;
+
 	if (!raw && cfg->cloud_config && *cfg->cloud_config) {
 		raw = cfg->cloud_config;
 		len = strlen(raw);
 		origin = "cloud_config";
 	}
 	if (!raw) {
+		aur_config_warn_unknown_sets(cfg, NULL);
 		*out = NULL;
 		*outlen = 0;
 		return 0;
 	}
-	return aur_template_render(raw, len, cfg->set_values, origin, out,
-				   outlen);
+	used = aur_kv_new_map(origin);
+	r = used ? aur_template_render(raw, len, cfg->set_values, origin, used,
+				       out, outlen)
+		 : -ENOMEM;
+	if (r == 0)
+		aur_config_warn_unknown_sets(cfg, used);
+	else
+		aur_err("cloud-config '%s': out of memory", origin);
+	aur_kv_free(used);
+	return r;
 }

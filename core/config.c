@@ -133,19 +133,49 @@ static void where(const struct aur_kv *kv, char *buf, size_t n)
 		snprintf(buf, n, "%s", kv->origin ? kv->origin : "?");
 }
 
+/* What a value of type @t must be, for messages. */
+static const char *type_desc(enum key_type t)
+{
+	switch (t) {
+	case KEY_BOOL:
+		return "true or false";
+	case KEY_MIB:
+		return "a size in MiB (a whole number)";
+	default:
+		return "a string";
+	}
+}
+
+/* null, or an empty string (as --set gives it) */
+static bool is_empty(const struct aur_kv *kv)
+{
+	return aur_kv_is_null(kv) ||
+	       (kv->kind == AUR_KV_SCALAR && !kv->value[0]);
+}
+
+/* Log that @kv, a mapping or a list, is not a value of type @t. */
+static int kind_error(const struct aur_kv *kv, const char *path,
+		      enum key_type t)
+{
+	char loc[512];
+
+	where(kv, loc, sizeof(loc));
+	aur_err("%s: key '%s' must be %s, not a %s", loc, path, type_desc(t),
+		kv->kind == AUR_KV_MAP ? "mapping" : "list");
+	return -EINVAL;
+}
+
 static int bind_scalar(struct aur_config *cfg, const struct key_spec *k,
 		       const struct aur_kv *kv)
 {
 	char *field = (char *)cfg + k->offset;
 	char loc[512];
 
-	where(kv, loc, sizeof(loc));
-	if (kv->kind != AUR_KV_SCALAR) {
-		aur_err("%s: key '%s' must be a %s, not a %s", loc, k->path,
-			k->type == KEY_BOOL ? "boolean" : "string",
-			kv->kind == AUR_KV_MAP ? "mapping" : "list");
-		return -EINVAL;
-	}
+	if (kv->kind != AUR_KV_SCALAR)
+		return kind_error(kv, k->path, k->type);
+	/* null leaves the key unset, as Go decodes it to the zero value */
+	if (aur_kv_is_null(kv) || (k->type == KEY_MIB && is_empty(kv)))
+		return 0;
 	switch (k->type) {
 	case KEY_STR: {
 		char **s = (char **)field;
@@ -155,30 +185,23 @@ static int bind_scalar(struct aur_config *cfg, const struct key_spec *k,
 		return *s ? 0 : -ENOMEM;
 	}
 	case KEY_BOOL:
-		if (parse_bool(kv->value, (bool *)field) < 0) {
-			aur_err("%s: key '%s' must be true or false, not '%s'",
-				loc, k->path, kv->value);
-			return -EINVAL;
-		}
+		if (parse_bool(kv->value, (bool *)field) < 0)
+			break;
 		return 0;
 	case KEY_MIB:
-		if (kv->value[0] == '\0') {
-			*(uint64_t *)field = 0;
-			return 0;
-		}
-		if (aur_parse_u64(kv->value, (uint64_t *)field) < 0) {
-			aur_err("%s: key '%s' must be a size in MiB (a whole "
-				"number), not '%s'",
-				loc, k->path, kv->value);
-			return -EINVAL;
-		}
+		if (aur_parse_u64(kv->value, (uint64_t *)field) < 0)
+			break;
 		return 0;
 	}
+	where(kv, loc, sizeof(loc));
+	aur_err("%s: key '%s' must be %s, not '%s'", loc, k->path,
+		type_desc(k->type), kv->value);
 	return -EINVAL;
 }
 
-/* Bind every key below map @m (whose dotted path is @prefix). Keeps going
- * after a bad value so that one run reports every problem. */
+/* Bind every config key below map @m (whose dotted path is @prefix); other
+ * keys are left to warn_unknown(). Keeps going after a bad value so that one
+ * run reports every problem. */
 static int bind_map(struct aur_config *cfg, const struct aur_kv *m,
 		    const char *prefix)
 {
@@ -201,18 +224,58 @@ static int bind_map(struct aur_config *cfg, const struct aur_kv *m,
 		} else if (is_group(path)) {
 			if (c->kind == AUR_KV_MAP)
 				r = bind_map(cfg, c, path);
-			else if (!(c->kind == AUR_KV_SCALAR && !c->value[0])) {
+			else if (!is_empty(c)) {
 				aur_err("%s: key '%s' must be a mapping", loc,
 					path);
 				r = -EINVAL;
 			}
-		} else if (!is_deprecated(path)) {
-			aur_warn("%s: unknown key '%s' (ignored)", loc, path);
 		}
 		if (r < 0 && ret == 0)
 			ret = r;
 	}
 	return ret;
+}
+
+/*
+ * Warn about every key below map @m (at dotted @prefix) that is not a config
+ * key. Keys of the file are warned about where they are written. The --set
+ * pairs (@sets) are warned about one by one, except those in @used (the
+ * ones the cloud-config template used; may be NULL).
+ */
+static void warn_unknown(const struct aur_kv *m, const char *prefix, bool sets,
+			 const struct aur_kv *used)
+{
+	for (const struct aur_kv *c = m->child; c; c = c->next) {
+		char path[256];
+		char loc[512];
+
+		if (prefix)
+			snprintf(path, sizeof(path), "%s.%s", prefix, c->key);
+		else
+			snprintf(path, sizeof(path), "%s", c->key);
+		if (find_key(path) || is_deprecated(path))
+			continue;
+		if ((is_group(path) || sets) && c->kind == AUR_KV_MAP) {
+			warn_unknown(c, path, sets, used);
+			continue;
+		}
+		if (is_group(path) || (sets && aur_kv_get(used, path)))
+			continue;
+		where(c, loc, sizeof(loc));
+		if (sets)
+			aur_warn("%s: unknown key '%s' (ignored: not a config "
+				 "key, and the cloud-config does not use it)",
+				 loc, path);
+		else
+			aur_warn("%s: unknown key '%s' (ignored)", loc, path);
+	}
+}
+
+void aur_config_warn_unknown_sets(const struct aur_config *cfg,
+				  const struct aur_kv *used)
+{
+	if (cfg->set_values)
+		warn_unknown(cfg->set_values, NULL, true, used);
 }
 
 /* iso.data and insecure: the deprecated spellings AuroraBoot still reads */
@@ -222,7 +285,9 @@ static int bind_deprecated(struct aur_config *cfg, const struct aur_kv *root)
 	const struct aur_kv *insecure = aur_kv_get(root, "insecure");
 	char loc[512];
 
-	if (data && data->kind == AUR_KV_SCALAR) {
+	if (data && data->kind != AUR_KV_SCALAR)
+		return kind_error(data, "iso.data", KEY_STR);
+	if (data && !aur_kv_is_null(data)) {
 		where(data, loc, sizeof(loc));
 		if (cfg->iso.overlay_iso) {
 			aur_warn("%s: 'iso.data' is deprecated and ignored "
@@ -270,21 +335,20 @@ int aur_config_add_set(struct aur_kv **sets, const char *arg)
 		snprintf(key, sizeof(key), "disk.efi");
 	else if (strcasecmp(key, "disk.mbr") == 0)
 		snprintf(key, sizeof(key), "disk.bios");
-	if (!*sets) {
+	if (!*sets)
 		*sets = aur_kv_new_map("--set");
-		if (!*sets)
-			return -ENOMEM;
-	}
 	/* like AuroraBoot: only the exact words true/false are booleans */
 	plain = strcmp(eq + 1, "true") == 0 || strcmp(eq + 1, "false") == 0;
-	r = aur_kv_set(*sets, key, eq + 1, plain, "--set", 0);
+	r = *sets ? aur_kv_set(*sets, key, eq + 1, plain, "--set", 0) : -ENOMEM;
 	if (r == -EINVAL)
 		aur_err("--set '%s': empty component in key '%s'", arg, key);
+	else if (r == -ENOMEM)
+		aur_err("--set '%s': out of memory", arg);
 	return r;
 }
 
-int aur_config_load(const char *text, size_t len, const char *origin,
-		    struct aur_kv *sets, struct aur_config **out)
+static int config_load(const char *text, size_t len, const char *origin,
+		       struct aur_kv *sets, struct aur_config **out)
 {
 	struct aur_config *cfg = calloc(1, sizeof(*cfg));
 	struct aur_kv *root = NULL;
@@ -299,6 +363,8 @@ int aur_config_load(const char *text, size_t len, const char *origin,
 		r = aur_kv_parse_yaml(text, len, origin, &root);
 	else
 		r = (root = aur_kv_new_map(origin)) ? 0 : -ENOMEM;
+	if (r == 0)
+		warn_unknown(root, NULL, false, NULL);
 	if (r == 0 && sets)
 		r = aur_kv_merge(root, sets);
 	if (r == 0)
@@ -316,6 +382,16 @@ int aur_config_load(const char *text, size_t len, const char *origin,
 	}
 	*out = cfg;
 	return 0;
+}
+
+int aur_config_load(const char *text, size_t len, const char *origin,
+		    struct aur_kv *sets, struct aur_config **out)
+{
+	int r = config_load(text, len, origin, sets, out);
+
+	if (r == -ENOMEM)
+		aur_err("config '%s': out of memory", origin);
+	return r;
 }
 
 static bool empty(const char *s)

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -51,8 +52,10 @@ static bool is_file_url(const char *url)
 	return aur_startswith(url, "file://");
 }
 
-/* The calling thread's handle, reset to our defaults. */
-static CURL *thread_handle(void)
+/* The calling thread's handle in *@out, reset to our defaults. Fills @err
+ * on failure. */
+static int thread_handle(const char *url, CURL **out,
+			 char err[AUR_FETCH_ERRLEN])
 {
 	CURL *h = pthread_getspecific(handle_key);
 
@@ -60,9 +63,12 @@ static CURL *thread_handle(void)
 		curl_easy_reset(h);
 	} else {
 		h = curl_easy_init();
-		if (!h)
-			return NULL;
-		pthread_setspecific(handle_key, h);
+		if (!h || pthread_setspecific(handle_key, h) != 0) {
+			curl_easy_cleanup(h);
+			snprintf(err, AUR_FETCH_ERRLEN,
+				 "'%s': out of memory for a curl handle", url);
+			return -ENOMEM;
+		}
 	}
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
@@ -73,15 +79,68 @@ static CURL *thread_handle(void)
 	/* a stalled transfer (under 1 KiB/s for 30 s) is a failed one */
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 30L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https,file");
-	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	return h;
+	/* never go on without the protocol limits: a redirect to file://
+	 * would read local files */
+	if (curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https,file") !=
+		    CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") !=
+		    CURLE_OK) {
+		snprintf(err, AUR_FETCH_ERRLEN,
+			 "'%s': libcurl cannot limit the protocols to http, "
+			 "https and file",
+			 url);
+		return -EIO;
+	}
+	*out = h;
+	return 0;
+}
+
+/* The calling thread's handle, set up for @url; libcurl copies the
+ * strings it is given, which can fail. */
+static int start(const char *url, char *curl_err, CURL **out,
+		 char err[AUR_FETCH_ERRLEN])
+{
+	int r = thread_handle(url, out, err);
+
+	if (r < 0)
+		return r;
+	curl_easy_setopt(*out, CURLOPT_ERRORBUFFER, curl_err);
+	if (curl_easy_setopt(*out, CURLOPT_URL, url) != CURLE_OK) {
+		snprintf(err, AUR_FETCH_ERRLEN, "'%s': out of memory", url);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* libcurl says how long a failed attempt took ("... port 80 after 3 ms:
+ * ..."): leave that out of @s, so that the same failure gives the same
+ * message and the log can say it once. */
+static void drop_elapsed(char *s)
+{
+	static const char *const units[] = {" ms", " milliseconds"};
+	char *p = s;
+
+	while ((p = strstr(p, " after "))) {
+		char *end = p + strlen(" after ");
+		size_t digits = strspn(end, "0123456789");
+
+		for (size_t i = 0; digits && i < AUR_ARRAY_SIZE(units); i++) {
+			if (aur_startswith(end + digits, units[i])) {
+				end += digits + strlen(units[i]);
+				memmove(p, end, strlen(end) + 1);
+				break;
+			}
+		}
+		if (*p == ' ')
+			p++;
+	}
 }
 
 /* Translate a failed transfer into an errno and a message. */
 static int fail(CURL *h, CURLcode rc, const char *url, const char *curl_err,
 		char err[AUR_FETCH_ERRLEN])
 {
+	char reason[CURL_ERROR_SIZE];
 	long code = 0;
 
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
@@ -93,11 +152,24 @@ static int fail(CURL *h, CURLcode rc, const char *url, const char *curl_err,
 			return -EACCES;
 		return -EIO;
 	}
-	snprintf(err, AUR_FETCH_ERRLEN, "'%s': %s", url,
+	snprintf(reason, sizeof(reason), "%s",
 		 curl_err[0] ? curl_err : curl_easy_strerror(rc));
+	drop_elapsed(reason);
+	snprintf(err, AUR_FETCH_ERRLEN, "'%s': %s", url, reason);
+	if (rc == CURLE_OUT_OF_MEMORY)
+		return -ENOMEM;
 	if (rc == CURLE_FILE_COULDNT_READ_FILE)
 		return -ENOENT;
 	return -EIO;
+}
+
+/* Every failure carries a reason: one that has none yet (a path that forgot
+ * it) gets the errno's. */
+static int done(int r, const char *url, char err[AUR_FETCH_ERRLEN])
+{
+	if (r < 0 && !err[0])
+		snprintf(err, AUR_FETCH_ERRLEN, "'%s': %s", url, strerror(-r));
+	return r;
 }
 
 /* ---- probe ---- */
@@ -176,45 +248,51 @@ static size_t probe_body(char *b, size_t size, size_t nmemb, void *ctx)
 	return 0;
 }
 
-int aur_fetch_probe(const char *url, struct aur_remote_info *info,
-		    char err[AUR_FETCH_ERRLEN])
+static int probe_file(CURL *h, const char *url, const char *curl_err,
+		      struct aur_remote_info *info, char err[AUR_FETCH_ERRLEN])
+{
+	curl_off_t len = -1;
+	long filetime = -1;
+	CURLcode rc;
+
+	curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(h, CURLOPT_FILETIME, 1L);
+	rc = curl_easy_perform(h);
+	if (rc != CURLE_OK)
+		return fail(h, rc, url, curl_err, err);
+	curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
+	curl_easy_getinfo(h, CURLINFO_FILETIME, &filetime);
+	if (len < 0) {
+		snprintf(err, AUR_FETCH_ERRLEN, "'%s': not a regular file",
+			 url);
+		return -EIO;
+	}
+	info->size = (uint64_t)len;
+	info->mtime = filetime > 0 ? (time_t)filetime : 0;
+	info->ranges = true;
+	return 0;
+}
+
+static int fetch_probe(const char *url, struct aur_remote_info *info,
+		       char err[AUR_FETCH_ERRLEN])
 {
 	char curl_err[CURL_ERROR_SIZE] = "";
 	struct probe p = {.info = info};
-	CURL *h = thread_handle();
+	CURL *h;
 	CURLcode rc;
+	int r;
 
 	memset(info, 0, sizeof(*info));
-	if (!h) {
-		snprintf(err, AUR_FETCH_ERRLEN, "'%s': out of memory", url);
-		return -ENOMEM;
-	}
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
-	if (is_file_url(url)) {
-		curl_off_t len = -1;
-		long filetime = -1;
-
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-		curl_easy_setopt(h, CURLOPT_FILETIME, 1L);
-		rc = curl_easy_perform(h);
-		if (rc != CURLE_OK)
-			return fail(h, rc, url, curl_err, err);
-		curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
-		curl_easy_getinfo(h, CURLINFO_FILETIME, &filetime);
-		if (len < 0) {
-			snprintf(err, AUR_FETCH_ERRLEN,
-				 "'%s': not a regular file", url);
-			return -EIO;
-		}
-		info->size = (uint64_t)len;
-		info->mtime = filetime > 0 ? (time_t)filetime : 0;
-		info->ranges = true;
-		return 0;
-	}
+	r = start(url, curl_err, &h, err);
+	if (r < 0)
+		return r;
+	if (is_file_url(url))
+		return probe_file(h, url, curl_err, info, err);
 	/* A one-byte GET rather than HEAD: signed storage URLs that GitHub
 	 * redirects to are valid for GET only. */
-	curl_easy_setopt(h, CURLOPT_RANGE, "0-0");
+	rc = curl_easy_setopt(h, CURLOPT_RANGE, "0-0");
+	if (rc != CURLE_OK)
+		return fail(h, rc, url, curl_err, err);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, probe_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &p);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, probe_body);
@@ -234,6 +312,13 @@ int aur_fetch_probe(const char *url, struct aur_remote_info *info,
 		}
 	}
 	return 0;
+}
+
+int aur_fetch_probe(const char *url, struct aur_remote_info *info,
+		    char err[AUR_FETCH_ERRLEN])
+{
+	err[0] = '\0';
+	return done(fetch_probe(url, info, err), url, err);
 }
 
 /* ---- range transfers ---- */
@@ -280,53 +365,70 @@ static size_t range_body(char *b, size_t size, size_t nmemb, void *ctx)
 	return x->enough ? 0 : size * nmemb;
 }
 
-int aur_fetch_range(const char *url, uint64_t off, uint64_t len,
-		    const char *etag, aur_fetch_sink sink, void *ctx,
-		    char err[AUR_FETCH_ERRLEN])
+/* The message for a transfer stopped by range_body. */
+static void range_sink_error(int r, const char *url, char err[AUR_FETCH_ERRLEN])
+{
+	if (r == -ESTALE)
+		snprintf(err, AUR_FETCH_ERRLEN,
+			 "'%s': the server sent the whole file for a byte "
+			 "range (changed upstream, or no range support)",
+			 url);
+	else
+		snprintf(err, AUR_FETCH_ERRLEN, "'%s': %s", url, strerror(-r));
+}
+
+/* The If-Range header list for @etag in *@hdrs (NULL for none). */
+static int if_range_header(const char *url, const char *etag,
+			   struct curl_slist **hdrs, char err[AUR_FETCH_ERRLEN])
+{
+	char *line;
+
+	*hdrs = NULL;
+	if (!etag || !*etag || is_file_url(url))
+		return 0;
+	line = aur_printf("If-Range: %s", etag);
+	if (line)
+		*hdrs = curl_slist_append(NULL, line);
+	free(line);
+	if (!*hdrs) {
+		snprintf(err, AUR_FETCH_ERRLEN, "'%s': out of memory", url);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int fetch_range(const char *url, uint64_t off, uint64_t len,
+		       const char *etag, aur_fetch_sink sink, void *ctx,
+		       char err[AUR_FETCH_ERRLEN])
 {
 	char curl_err[CURL_ERROR_SIZE] = "";
 	struct range_xfer x = {
 		.sink = sink, .ctx = ctx, .off = off, .want = len};
-	struct curl_slist *hdrs = NULL;
-	char range[64], *if_range = NULL;
+	struct curl_slist *hdrs;
+	char range[64];
 	CURLcode rc;
-	int r = 0;
+	int r;
 
 	if (len == 0)
 		return 0;
-	x.h = thread_handle();
-	if (!x.h) {
-		snprintf(err, AUR_FETCH_ERRLEN, "'%s': out of memory", url);
-		return -ENOMEM;
-	}
+	r = start(url, curl_err, &x.h, err);
+	if (r < 0)
+		return r;
+	r = if_range_header(url, etag, &hdrs, err);
+	if (r < 0)
+		return r;
 	snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, off,
 		 off + len - 1);
-	curl_easy_setopt(x.h, CURLOPT_URL, url);
-	curl_easy_setopt(x.h, CURLOPT_ERRORBUFFER, curl_err);
-	curl_easy_setopt(x.h, CURLOPT_RANGE, range);
+	rc = curl_easy_setopt(x.h, CURLOPT_RANGE, range);
 	curl_easy_setopt(x.h, CURLOPT_WRITEFUNCTION, range_body);
 	curl_easy_setopt(x.h, CURLOPT_WRITEDATA, &x);
 	curl_easy_setopt(x.h, CURLOPT_BUFFERSIZE, 256L * 1024);
-	if (etag && *etag && !is_file_url(url)) {
-		if_range = aur_printf("If-Range: %s", etag);
-		if (!if_range || !(hdrs = curl_slist_append(NULL, if_range))) {
-			free(if_range);
-			return -ENOMEM;
-		}
-		curl_easy_setopt(x.h, CURLOPT_HTTPHEADER, hdrs);
-	}
-	rc = curl_easy_perform(x.h);
+	curl_easy_setopt(x.h, CURLOPT_HTTPHEADER, hdrs);
+	if (rc == CURLE_OK)
+		rc = curl_easy_perform(x.h);
 	if (x.sink_err) {
 		r = x.sink_err;
-		if (r == -ESTALE)
-			snprintf(err, AUR_FETCH_ERRLEN,
-				 "'%s': the server sent the whole file for a "
-				 "byte range (changed upstream, or no range "
-				 "support)",
-				 url);
-		else
-			snprintf(err, AUR_FETCH_ERRLEN, "'%s': %s", url,
-				 strerror(-r));
+		range_sink_error(r, url, err);
 	} else if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && x.enough)) {
 		r = fail(x.h, rc, url, curl_err, err);
 	} else if (x.got != len) {
@@ -336,72 +438,97 @@ int aur_fetch_range(const char *url, uint64_t off, uint64_t len,
 			 url, x.got, len);
 		r = -EIO;
 	}
-	curl_slist_free_all(hdrs);
-	free(if_range);
 	/* never leave a header list pointer behind in the reused handle */
 	curl_easy_setopt(x.h, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdrs);
 	return r;
+}
+
+int aur_fetch_range(const char *url, uint64_t off, uint64_t len,
+		    const char *etag, aur_fetch_sink sink, void *ctx,
+		    char err[AUR_FETCH_ERRLEN])
+{
+	err[0] = '\0';
+	return done(fetch_range(url, off, len, etag, sink, ctx, err), url, err);
 }
 
 /* ---- whole documents ---- */
 
 struct doc {
-	char *p;
+	char *p; /* NUL-terminated once anything was added */
 	size_t n, max;
 	bool too_big;
+	bool no_memory;
 };
 
-static size_t doc_body(char *b, size_t size, size_t nmemb, void *ctx)
+/* Append @n bytes of @b to @d. */
+static int doc_add(struct doc *d, const char *b, size_t n)
 {
-	struct doc *d = ctx;
-	size_t n = size * nmemb;
 	char *q;
 
 	if (d->n + n > d->max) {
 		d->too_big = true;
-		return 0;
+		return -EFBIG;
 	}
 	q = realloc(d->p, d->n + n + 1);
-	if (!q)
-		return 0;
+	if (!q) {
+		d->no_memory = true;
+		return -ENOMEM;
+	}
 	d->p = q;
 	memcpy(d->p + d->n, b, n);
 	d->n += n;
 	d->p[d->n] = '\0';
-	return n;
+	return 0;
+}
+
+static size_t doc_body(char *b, size_t size, size_t nmemb, void *ctx)
+{
+	size_t n = size * nmemb;
+
+	return doc_add(ctx, b, n) < 0 ? 0 : n;
+}
+
+static int fetch_all(const char *url, struct doc *d, char err[AUR_FETCH_ERRLEN])
+{
+	char curl_err[CURL_ERROR_SIZE] = "";
+	CURL *h;
+	CURLcode rc;
+	int r;
+
+	r = start(url, curl_err, &h, err);
+	if (r < 0)
+		return r;
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, doc_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, d);
+	rc = curl_easy_perform(h);
+	if (d->too_big) {
+		snprintf(err, AUR_FETCH_ERRLEN, "'%s': larger than %zu bytes",
+			 url, d->max);
+		return -EFBIG;
+	}
+	if (rc == CURLE_OK && !d->p)
+		doc_add(d, "", 0); /* an empty document */
+	if (d->no_memory) {
+		snprintf(err, AUR_FETCH_ERRLEN, "'%s': out of memory", url);
+		return -ENOMEM;
+	}
+	if (rc != CURLE_OK)
+		return fail(h, rc, url, curl_err, err);
+	return 0;
 }
 
 int aur_fetch_all(const char *url, size_t max, char **buf, size_t *len,
 		  char err[AUR_FETCH_ERRLEN])
 {
-	char curl_err[CURL_ERROR_SIZE] = "";
 	struct doc d = {.max = max};
-	CURL *h = thread_handle();
-	CURLcode rc;
+	int r;
 
-	if (!h) {
-		snprintf(err, AUR_FETCH_ERRLEN, "'%s': out of memory", url);
-		return -ENOMEM;
-	}
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, doc_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &d);
-	rc = curl_easy_perform(h);
-	if (d.too_big) {
-		snprintf(err, AUR_FETCH_ERRLEN, "'%s': larger than %zu bytes",
-			 url, max);
+	err[0] = '\0';
+	r = done(fetch_all(url, &d, err), url, err);
+	if (r < 0) {
 		free(d.p);
-		return -EFBIG;
-	}
-	if (rc != CURLE_OK) {
-		free(d.p);
-		return fail(h, rc, url, curl_err, err);
-	}
-	if (!d.p) {
-		d.p = strdup("");
-		if (!d.p)
-			return -ENOMEM;
+		return r;
 	}
 	*buf = d.p;
 	*len = d.n;

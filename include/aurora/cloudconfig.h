@@ -15,14 +15,25 @@ struct aur_config;
 
 #define AUR_CLOUD_CONFIG_MAX (16u << 20)
 
-/* Read the --cloud-config argument @arg. Caller frees *@buf. Logs and
- * returns -errno (-ENODATA if it is empty). */
+/*
+ * Read the --cloud-config argument @arg into a malloc'd, NUL-terminated
+ * *@buf that the caller frees. On failure logs the reason, returns -errno
+ * and leaves *@buf and *@len untouched. Content that is empty or only white
+ * space (spaces, tabs, newlines) carries no config: it is refused with
+ * -ENODATA, as AuroraBoot refuses an empty one ("cloud config set but
+ * contents are empty").
+ */
 int aur_cloud_config_read(const char *arg, char **buf, size_t *len);
 
 /*
  * The rendered cloud-config: @raw (from --cloud-config, may be NULL) or
  * else cfg->cloud_config, templated with cfg->set_values. *@out is NULL
  * (and *@outlen 0) when there is no cloud-config at all. Caller frees.
+ *
+ * Then warns about each --set pair that is neither a config key nor used by
+ * the template: only now is it known whether a pair such as node.name=x
+ * was template data. Call it after aur_config_load() even when there is no
+ * cloud-config. Returns 0, or logs and returns -ENOMEM.
  */
 int aur_cloud_config_render(const struct aur_config *cfg, const char *raw,
 			    size_t len, const char *origin, char **out,

@@ -4,8 +4,11 @@
  *
  * The config file (YAML, local path or URL) and the --set pairs are loaded
  * into aur_kv trees, merged (--set wins), then bound key by key to struct
- * aur_config. Every AuroraBoot key is known; unknown keys are warned about,
- * bad values are errors that name the key and where it was set.
+ * aur_config. Every AuroraBoot key is known; bad values are errors that name
+ * the key and where it was set. Unknown keys of the file are warned about
+ * when it is loaded. A --set pair is also template data, so an unknown one
+ * is warned about only once the cloud-config is rendered, if the template
+ * did not use it either (aur_cloud_config_render() does it).
  *
  * All strings are owned by the config and freed by aur_config_free(); an
  * unset string key is NULL.
@@ -76,7 +79,7 @@ struct aur_config {
  * Parse one --set argument "key=value" into @sets (created on first use).
  * Dotted keys nest, "true"/"false" become booleans, the last pair wins,
  * the legacy keys disk.raw and disk.mbr mean disk.efi and disk.bios.
- * Logs and returns -EINVAL on a malformed argument.
+ * Logs and returns -EINVAL on a malformed argument, -ENOMEM.
  */
 int aur_config_add_set(struct aur_kv **sets, const char *arg);
 
@@ -84,11 +87,17 @@ int aur_config_add_set(struct aur_kv **sets, const char *arg);
  * Build the config from the YAML text of the config file (@text may be NULL
  * for none; @origin names it in messages and must outlive the config) and
  * the --set tree @sets (may be NULL; ownership passes to the config).
- * Logs every problem; returns -EINVAL if any key had a bad value. Does not
- * check that a source is defined: see aur_config_validate().
+ * Logs every problem; returns -EINVAL if the YAML is invalid or any key had
+ * a bad value, -ENOMEM. Does not check that a source is defined: see
+ * aur_config_validate().
  */
 int aur_config_load(const char *text, size_t len, const char *origin,
 		    struct aur_kv *sets, struct aur_config **out);
+
+/* Warn about each --set pair of @cfg that is not a config key, unless
+ * @used (a tree of the keys a template used, may be NULL) has it. */
+void aur_config_warn_unknown_sets(const struct aur_config *cfg,
+				  const struct aur_kv *used);
 
 /* Check the combination of keys (a source is defined, disk options agree).
  * Logs the reason and returns -EINVAL. */

@@ -6,12 +6,14 @@
  * keep-alive connection from one range request to the next. Redirects are
  * followed (GitHub sends release downloads to a storage host).
  *
- * Functions return 0 or a negative errno and, on failure, put a one-line
- * reason naming the URL into @err (AUR_FETCH_ERRLEN bytes) for the caller
- * to log: a missing .sha256 is not an error worth a log line, a missing
- * ISO is. The errno tells what happened:
+ * Functions return 0 or a negative errno and, on every failure, put a
+ * one-line reason naming the URL into @err (AUR_FETCH_ERRLEN bytes,
+ * "'<url>': <reason>") for the caller to log: a missing .sha256 is not an
+ * error worth a log line, a missing ISO is. The errno tells what happened:
  *   -ENOENT  HTTP 404/410 or no such file      -EACCES  HTTP 401/403
  *   -ESTALE  the server ignored the byte range (or If-Range: it changed)
+ *   -ENOMEM  out of memory (here or in libcurl)
+ *   -EFBIG   aur_fetch_all: larger than its limit
  *   -EIO     any other failure (connect, TLS, HTTP 5xx, short transfer)
  *   anything a sink returned (e.g. -ENOSPC)
  */
@@ -51,7 +53,7 @@ int aur_fetch_range(const char *url, uint64_t off, uint64_t len,
 		    char err[AUR_FETCH_ERRLEN]);
 
 /* Fetch a whole small document (at most @max bytes) into a malloc'd,
- * NUL-terminated buffer. Caller frees *@buf. */
+ * NUL-terminated buffer. Caller frees *@buf; it is set only on success. */
 int aur_fetch_all(const char *url, size_t max, char **buf, size_t *len,
 		  char err[AUR_FETCH_ERRLEN]);
 

@@ -31,15 +31,33 @@ struct aur_kv {
 struct aur_kv *aur_kv_new_map(const char *origin);
 void aur_kv_free(struct aur_kv *kv);
 
-/* Parse a YAML document whose top level is a mapping. @origin names the
- * source in messages and must outlive the tree. An empty document gives an
- * empty map. On a syntax error logs "<origin>:<line>:<col>: <problem>" and
- * returns -EINVAL. */
+/* Values nested deeper than this are refused (a config needs two). */
+#define AUR_KV_MAX_DEPTH 64
+
+/*
+ * Parse a YAML document whose top level is a mapping into a new tree
+ * *@out (caller frees). @origin names the source in messages and must
+ * outlive the tree. An empty or null document gives an empty map. Aliases are
+ * expanded (each use is a copy), up to 100000 values more than the document
+ * holds.
+ *
+ * Returns -ENOMEM without logging when memory runs out, or logs
+ * "<origin>:<line>: <problem>" and returns -EINVAL for: a syntax error
+ * (with the column), a top level that is not a mapping, a mapping key that
+ * is not a scalar, a key repeated in one mapping (at any level, like Go's
+ * yaml.v3: "mapping key 'x' already defined at line N"), a second document
+ * (even an empty one after "---"), values nested more than
+ * AUR_KV_MAX_DEPTH levels deep, a recursive alias, or aliases that expand
+ * beyond the bound. Repeated and non-scalar keys are all reported before
+ * returning. *@out is set only on success.
+ */
 int aur_kv_parse_yaml(const char *text, size_t len, const char *origin,
 		      struct aur_kv **out);
 
 /* Set the scalar at dotted @path ("iso.override_name"), creating maps on
- * the way and replacing whatever was there (the last write wins). */
+ * the way and replacing whatever was there (the last write wins). Returns
+ * -EINVAL for an empty path component and -ENOMEM, without logging; the
+ * tree stays valid (maybe with some of the path created) either way. */
 int aur_kv_set(struct aur_kv *root, const char *path, const char *value,
 	       bool plain, const char *origin, int line);
 
@@ -49,7 +67,12 @@ const struct aur_kv *aur_kv_get(const struct aur_kv *root, const char *path);
 /* The direct child of map @m named @key, or NULL. */
 const struct aur_kv *aur_kv_child(const struct aur_kv *m, const char *key);
 
-/* Copy every scalar of @src over @dst (maps merge recursively). */
+/* true if @kv is YAML's null: a plain (unquoted) scalar that is empty, ~,
+ * null, Null or NULL. */
+bool aur_kv_is_null(const struct aur_kv *kv);
+
+/* Copy every scalar of @src over @dst (maps merge recursively). Returns 0
+ * or -ENOMEM (without logging; @dst is then partly merged but valid). */
 int aur_kv_merge(struct aur_kv *dst, const struct aur_kv *src);
 
 #endif

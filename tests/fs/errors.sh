@@ -33,6 +33,17 @@ grep -q "no source defined: provide container_image or a complete release artifa
 if "$AURORAFS" -f --cloud-config "$T/missing.yaml" "$T/nosource.yaml" "$M" 2>"$T/cc.err"; then
 	fail "missing cloud-config accepted"
 fi
+# an empty cloud-config (a file, /dev/null, empty stdin): exit 1, no crash
+: >"$T/empty.yaml"
+for src in "$T/empty.yaml" /dev/null -; do
+	rc=0
+	"$AURORAFS" -f --cloud-config "$src" --set container_image=x "$M" \
+		</dev/null 2>"$T/empty.err" || rc=$?
+	[ "$rc" = 1 ] || fail "empty cloud-config $src: exit $rc: $(cat "$T/empty.err")"
+	grep -q "cloud config set but contents are empty" "$T/empty.err" ||
+		fail "empty cloud-config $src: message was: $(cat "$T/empty.err")"
+	is_mounted "$M" && fail "mounted with an empty cloud-config"
+done
 pass "bad configs are refused before mounting, naming file:line and key"
 
 # -- 404: EIO on the ISO, one log line with the URL, the rest works --------
@@ -68,6 +79,10 @@ kill_group "$web_PID"
 mount_afs "$M" $(args "$web_URL" "$T/s3")
 if stat "$M/iso/$NAME.iso" 2>/dev/null; then fail "stat worked with no server"; fi
 grep -q "cannot open '$web_URL/.*': .*" "$AFS_LOG" || fail "unreachable server not logged: $(cat "$AFS_LOG")"
+# every stat fails again, but the log says it once
+for _ in 1 2 3; do stat "$M/iso/$NAME.iso" >/dev/null 2>&1 || true; done
+[ "$(grep -c "cannot open '$web_URL/.*$NAME.iso'" "$AFS_LOG")" = 1 ] ||
+	fail "the same failure was logged more than once: $(cat "$AFS_LOG")"
 cmp "$M/config.yaml" "$T/cc.yaml" || fail "config.yaml broken by a dead server"
 pass "unreachable server: EIO and a log line"
 unmount_afs "$M" "$AFS_PID"

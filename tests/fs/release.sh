@@ -56,6 +56,8 @@ pass "netboot kernel, initrd, rootfs.squashfs are the ISO's files"
 # the cloud-config: rendered with --set, other syntax untouched
 printf '#cloud-config\nhostname: n1\ntoken: "abc"\nruncmd: [[echo, "{{ .NotATemplate }}"]]\n' >"$T/cc.want"
 cmp "$M/config.yaml" "$T/cc.want" || fail "config.yaml: $(cat "$M/config.yaml")"
+# --set pairs that only the template uses are not unknown config keys
+if grep "unknown key" "$AFS_LOG"; then fail "template data warned about as unknown keys"; fi
 pass "config.yaml rendered"
 
 # the status report is read anew at each open, and empty with nothing built

@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include "failalloc.h"
 #include "test_helpers.h"
 
 #include <aurora/config.h>
 #include <aurora/kv.h>
+#include <aurora/log.h>
+#include <aurora/util.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 static int teardown(void **state)
 {
+	failalloc_disarm();
 	release_logs();
 	return 0;
 }
@@ -127,6 +132,90 @@ static void bad_values_name_key_and_line(void **state)
 			       "key 'flavor' must be a string, not a list"));
 }
 
+/* Every kind of bad value names file:line, the key and what is wrong. */
+static void bad_value_types_name_file_and_line(void **state)
+{
+	struct aur_kv *sets = NULL;
+	int r;
+
+	static const struct {
+		const char *yaml, *message;
+	} cases[] = {
+		{"flavor:\n  a: b\n",
+		 "test.yaml:2: key 'flavor' must be a string, not a mapping"},
+		{"flavor: x\nrepository: [a]\n",
+		 "test.yaml:2: key 'repository' must be a string, not a list"},
+		{"disable_iso: [true]\n",
+		 "test.yaml:1: key 'disable_iso' must be true or false, not a "
+		 "list"},
+		{"iso:\n  include_date: 2\n",
+		 "test.yaml:2: key 'iso.include_date' must be true or false, "
+		 "not '2'"},
+		{"disk:\n  size: {a: 1}\n",
+		 "test.yaml:2: key 'disk.size' must be a size in MiB (a whole "
+		 "number), not a mapping"},
+		{"disk:\n\n  state_size: -1\n",
+		 "test.yaml:3: key 'disk.state_size' must be a size in MiB (a "
+		 "whole number), not '-1'"},
+		{"netboot: quiet\n", "test.yaml:1: key 'netboot' must be a "
+				     "mapping"},
+		{"system:\n  - kvm\n", "test.yaml:2: key 'system' must be a "
+				       "mapping"},
+		{"iso:\n  data:\n    a: b\n",
+		 "test.yaml:3: key 'iso.data' must be a string, not a mapping"},
+		{"insecure: perhaps\n", "test.yaml:1: key 'insecure' must be "
+					"true or false, not 'perhaps'"},
+	};
+
+	for (size_t i = 0; i < AUR_ARRAY_SIZE(cases); i++) {
+		struct aur_config *cfg;
+		char want[256];
+
+		capture_logs();
+		cfg = load(cases[i].yaml, NULL, &r);
+		assert_int_equal(r, -EINVAL);
+		assert_null(cfg);
+		snprintf(want, sizeof(want), "%s\n", cases[i].message);
+		assert_string_equal(captured_logs(), want);
+	}
+
+	/* a --set pair has no line: the message says where it came from */
+	capture_logs();
+	assert_int_equal(aur_config_add_set(&sets, "disk.size=lots"), 0);
+	assert_null(load("disk:\n  size: 1\n", sets, &r));
+	assert_int_equal(r, -EINVAL);
+	assert_string_equal(captured_logs(),
+			    "--set: key 'disk.size' must be a size in MiB (a "
+			    "whole number), not 'lots'\n");
+}
+
+/* A null value (empty, ~, null) leaves the key unset, as in Go. */
+static void null_values_leave_keys_unset(void **state)
+{
+	struct aur_config *cfg;
+	int r;
+
+	capture_logs();
+	cfg = load("flavor: ~\ndisable_iso:\nrepository: null\n"
+		   "disk:\n  size: Null\n  efi: NULL\niso: ~\n"
+		   "variant: 'null'\n",
+		   NULL, &r);
+	assert_int_equal(r, 0);
+	assert_null(cfg->flavor);
+	assert_null(cfg->repository);
+	assert_false(cfg->disable_iso);
+	assert_int_equal(cfg->disk.size_mib, 0);
+	assert_false(cfg->disk.efi);
+	assert_string_equal(cfg->variant, "null"); /* quoted: a string */
+	assert_string_equal(captured_logs(), "");
+	aur_config_free(cfg);
+
+	cfg = load("---\n", NULL, &r);
+	assert_int_equal(r, 0);
+	assert_null(cfg->flavor);
+	aur_config_free(cfg);
+}
+
 static void yaml_syntax_errors_have_a_position(void **state)
 {
 	struct aur_config *cfg;
@@ -142,6 +231,75 @@ static void yaml_syntax_errors_have_a_position(void **state)
 	cfg = load("- a\n- b\n", NULL, &r);
 	assert_int_equal(r, -EINVAL);
 	assert_non_null(strstr(captured_logs(), "must be a mapping"));
+}
+
+static void duplicate_keys_are_errors_at_every_level(void **state)
+{
+	struct aur_kv *sets = NULL;
+	struct aur_config *cfg;
+	int r;
+
+	capture_logs();
+	cfg = load("flavor: a\nrepository: b\nflavor: c\n", NULL, &r);
+	assert_int_equal(r, -EINVAL);
+	assert_null(cfg);
+	assert_non_null(strstr(captured_logs(),
+			       "test.yaml:3: mapping key 'flavor' already "
+			       "defined at line 1"));
+
+	/* every duplicate of one run is reported, nested ones too */
+	capture_logs();
+	cfg = load("iso:\n  name: a\n  override_name: b\n  name: c\n"
+		   "disk: {efi: true, efi: false}\n"
+		   "x:\n  - {k: 1}\n  - {k: 1, k: 2}\n"
+		   "iso: again\n",
+		   NULL, &r);
+	assert_int_equal(r, -EINVAL);
+	assert_string_equal(captured_logs(),
+			    "test.yaml:4: mapping key 'name' already defined "
+			    "at line 2\n"
+			    "test.yaml:5: mapping key 'efi' already defined "
+			    "at line 5\n"
+			    "test.yaml:8: mapping key 'k' already defined at "
+			    "line 8\n"
+			    "test.yaml:9: mapping key 'iso' already defined "
+			    "at line 1\n");
+
+	/* --set pairs may repeat a key of the file: the last one wins */
+	capture_logs();
+	assert_int_equal(aur_config_add_set(&sets, "flavor=b"), 0);
+	assert_int_equal(aur_config_add_set(&sets, "flavor=c"), 0);
+	cfg = load("flavor: a\n", sets, &r);
+	assert_int_equal(r, 0);
+	assert_string_equal(cfg->flavor, "c");
+	aur_config_free(cfg);
+}
+
+static void a_second_document_is_an_error(void **state)
+{
+	struct aur_config *cfg;
+	int r;
+
+	capture_logs();
+	cfg = load("flavor: x\n\n---\nflavor: y\n", NULL, &r);
+	assert_int_equal(r, -EINVAL);
+	assert_null(cfg);
+	assert_non_null(strstr(captured_logs(),
+			       "test.yaml:3: a second YAML document starts "
+			       "here"));
+
+	capture_logs();
+	cfg = load("flavor: x\n---\n", NULL, &r);
+	assert_int_equal(r, -EINVAL);
+	assert_non_null(strstr(captured_logs(), "test.yaml:2: a second"));
+
+	/* one document, with its explicit start and end markers */
+	capture_logs();
+	cfg = load("---\nflavor: x\n...\n", NULL, &r);
+	assert_int_equal(r, 0);
+	assert_string_equal(cfg->flavor, "x");
+	assert_string_equal(captured_logs(), "");
+	aur_config_free(cfg);
 }
 
 static void no_source_is_an_error(void **state)
@@ -231,6 +389,61 @@ static void deprecated_keys_are_migrated(void **state)
 	aur_config_free(cfg);
 }
 
+/* A log sink that allocates nothing: remembers the last error. */
+static void last_error_sink(void *ctx, int level, const char *msg)
+{
+	if (level <= LOG_ERR)
+		snprintf(ctx, 256, "%s", msg);
+}
+
+static void out_of_memory_is_reported(void **state)
+{
+	const char *yaml = "flavor: x\ndisable_iso: true\niso:\n  name: n\n";
+	char last_error[256];
+
+	for (unsigned long n = 1;; n++) {
+		struct aur_config *cfg = NULL;
+		struct aur_kv *sets = NULL;
+		int r;
+
+		/* a fresh sink: the same error again is not held back */
+		aur_log_set_sink(last_error_sink, last_error);
+		last_error[0] = '\0';
+		assert_int_equal(aur_config_add_set(&sets, "iso.data=/srv"), 0);
+		failalloc_arm(n);
+		r = aur_config_load(yaml, strlen(yaml), "test.yaml", sets,
+				    &cfg);
+		failalloc_disarm();
+		if (!failalloc_fired()) {
+			assert_int_equal(r, 0);
+			assert_string_equal(cfg->iso.overlay_iso, "/srv");
+			aur_config_free(cfg);
+			break;
+		}
+		assert_int_equal(r, -ENOMEM);
+		assert_null(cfg);
+		assert_string_equal(last_error,
+				    "config 'test.yaml': out of memory");
+	}
+	for (unsigned long n = 1;; n++) {
+		struct aur_kv *sets = NULL;
+		int r;
+
+		aur_log_set_sink(last_error_sink, last_error);
+		last_error[0] = '\0';
+		failalloc_arm(n);
+		r = aur_config_add_set(&sets, "a.b=c");
+		failalloc_disarm();
+		aur_kv_free(sets);
+		if (!failalloc_fired()) {
+			assert_int_equal(r, 0);
+			break;
+		}
+		assert_int_equal(r, -ENOMEM);
+		assert_string_equal(last_error, "--set 'a.b=c': out of memory");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,7 +452,15 @@ int main(void)
 					  teardown),
 		cmocka_unit_test_teardown(bad_values_name_key_and_line,
 					  teardown),
+		cmocka_unit_test_teardown(bad_value_types_name_file_and_line,
+					  teardown),
+		cmocka_unit_test_teardown(null_values_leave_keys_unset,
+					  teardown),
 		cmocka_unit_test_teardown(yaml_syntax_errors_have_a_position,
+					  teardown),
+		cmocka_unit_test_teardown(
+			duplicate_keys_are_errors_at_every_level, teardown),
+		cmocka_unit_test_teardown(a_second_document_is_an_error,
 					  teardown),
 		cmocka_unit_test_teardown(no_source_is_an_error, teardown),
 		cmocka_unit_test_teardown(set_pairs_nest_and_override,
@@ -248,6 +469,7 @@ int main(void)
 					  teardown),
 		cmocka_unit_test_teardown(deprecated_keys_are_migrated,
 					  teardown),
+		cmocka_unit_test_teardown(out_of_memory_is_reported, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
