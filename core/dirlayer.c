@@ -97,14 +97,16 @@ static int write_data(struct snapshot *s, const char *path,
 	return r;
 }
 
-/* Write the header (and data) of one entry, hard links resolved. */
+/* Write the header (and data) of one entry, hard links resolved; *@e
+ * stays the caller's to free (the resolver may swap it). */
 static int write_entry(struct snapshot *s, const char *path,
-		       struct archive_entry *e)
+		       struct archive_entry **ep)
 {
-	struct archive_entry *spare = NULL;
+	struct archive_entry *spare = NULL, *e;
 	int r = 0;
 
-	archive_entry_linkify(s->links, &e, &spare);
+	archive_entry_linkify(s->links, ep, &spare);
+	e = *ep;
 	if (e) {
 		if (archive_write_header(s->out, e) != ARCHIVE_OK) {
 			aur_err("%s: cannot write '%s': %s", s->what, path,
@@ -157,8 +159,9 @@ static int add(struct snapshot *s, const char *rel, int depth)
 	archive_entry_set_gname(e, NULL);
 	if (!S_ISREG(st.st_mode))
 		archive_entry_set_size(e, 0);
-	r = write_entry(s, path, e);
-	if (e != NULL && r == 0 && S_ISDIR(st.st_mode) && !excluded(s, rel))
+	r = write_entry(s, path, &e);
+	archive_entry_free(e);
+	if (r == 0 && S_ISDIR(st.st_mode) && !excluded(s, rel))
 		r = walk(s, rel, depth + 1);
 	return r;
 }

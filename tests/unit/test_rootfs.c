@@ -361,14 +361,7 @@ static void only_headers_are_read(void **state)
 
 	memset(big, 'b', 8 << 20);
 	big[(8 << 20) - 1] = '\0';
-	layer_begin(&l);
-	l.cap = 20 << 20;
-	l.buf = realloc(l.buf, l.cap);
-	archive_write_free(l.a);
-	l.a = archive_write_new();
-	archive_write_set_format_pax_restricted(l.a);
-	assert_int_equal(archive_write_open_memory(l.a, l.buf, l.cap, &l.used),
-			 ARCHIVE_OK);
+	layer_begin_sized(&l, 20 << 20);
 	add(&l, "big1", S_IFREG | 0644, big, NULL, NULL);
 	add(&l, "big2", S_IFREG | 0644, big, NULL, NULL);
 	add(&l, "small", S_IFREG | 0644, "s", NULL, NULL);
