@@ -13,7 +13,7 @@ PKGS=(
 	# the demo OS and the tests
 	busybox-static cpio kmod xorriso grub-common grub-pc-bin
 	grub-efi-amd64-bin mtools dosfstools squashfs-tools isolinux
-	syslinux-common genisoimage fdisk e2fsprogs ovmf qemu-system-x86
+	syslinux-common genisoimage fdisk gdisk e2fsprogs ovmf qemu-system-x86
 	qemu-utils python3 curl util-linux procps
 )
 
