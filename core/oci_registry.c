@@ -363,16 +363,17 @@ static int status_errno(long status)
  * NULL. Returns 0 for a 2xx, else -errno with @err set; a 401 leaves
  * the challenge in @resp.
  */
-static int get(struct aur_oci_registry *r, const char *url, const char *extra,
-	       struct body *b, char err[AUR_OCI_ERRLEN])
+static int get_tries(struct aur_oci_registry *r, const char *url,
+		     const char *extra, struct body *b, int tries,
+		     bool *transient, char err[AUR_OCI_ERRLEN])
 {
 	char curl_err[CURL_ERROR_SIZE];
 	int ret = -EIO;
 
-	for (int attempt = 0; attempt < AUR_OCI_TRIES; attempt++) {
+	*transient = false;
+	for (int attempt = 0; attempt < tries; attempt++) {
 		struct curl_slist *hdrs = NULL, *t;
 		AUR_AUTOFREE char *range = NULL;
-		bool transient;
 		CURLcode rc;
 
 		if (r->authz && !(hdrs = curl_slist_append(NULL, r->authz)))
@@ -413,15 +414,15 @@ static int get(struct aur_oci_registry *r, const char *url, const char *extra,
 			snprintf(err, AUR_OCI_ERRLEN, "'%s': HTTP %ld", url,
 				 b->resp->status);
 			ret = status_errno(b->resp->status);
-			transient = transient_status(b->resp->status);
+			*transient = transient_status(b->resp->status);
 		} else {
 			snprintf(err, AUR_OCI_ERRLEN, "'%s': %s", url,
 				 curl_err[0] ? curl_err
 					     : curl_easy_strerror(rc));
 			ret = rc == CURLE_COULDNT_RESOLVE_HOST ? -ENOENT : -EIO;
-			transient = transient_curl(rc);
+			*transient = transient_curl(rc);
 		}
-		if (!transient || attempt + 1 == AUR_OCI_TRIES)
+		if (!*transient || attempt + 1 == tries)
 			break;
 		aur_debug("registry: %s; retrying", err);
 		backoff(attempt, b->resp->retry_after);
@@ -429,13 +430,22 @@ static int get(struct aur_oci_registry *r, const char *url, const char *extra,
 	return ret;
 }
 
+static int get(struct aur_oci_registry *r, const char *url, const char *extra,
+	       struct body *b, char err[AUR_OCI_ERRLEN])
+{
+	bool transient;
+
+	return get_tries(r, url, extra, b, AUR_OCI_TRIES, &transient, err);
+}
+
 /* ---- ping and tokens ---- */
 
-/* Learn the scheme and the challenge from GET /v2/. */
-static int ping(struct aur_oci_registry *r, char err[AUR_OCI_ERRLEN])
+/* One GET /v2/ per scheme: 0 once one answered (r->base set), 1 if all
+ * failed and one of them may work later, else -errno. */
+static int ping_round(struct aur_oci_registry *r, const char *schemes[2], int n,
+		      int *ret, char err[AUR_OCI_ERRLEN])
 {
-	const char *schemes[2];
-	int n = aur_oci_schemes(r->host, r->insecure, schemes), ret = -EIO;
+	bool again = false, transient;
 	struct response resp;
 
 	for (int i = 0; i < n; i++) {
@@ -445,10 +455,11 @@ static int ping(struct aur_oci_registry *r, char err[AUR_OCI_ERRLEN])
 
 		if (!url)
 			return -ENOMEM;
-		ret = get(r, url, NULL, &b, err);
+		*ret = get_tries(r, url, NULL, &b, 1, &transient, err);
 		free(b.buf);
+		again |= transient;
 		/* any HTTP answer means we found the registry */
-		if (ret == 0 || resp.status >= 400) {
+		if (*ret == 0 || resp.status >= 400) {
 			r->base = aur_printf("%s://%s", schemes[i], r->host);
 			if (!r->base)
 				return -ENOMEM;
@@ -463,6 +474,28 @@ static int ping(struct aur_oci_registry *r, char err[AUR_OCI_ERRLEN])
 			return 0;
 		}
 	}
+	return again ? 1 : *ret;
+}
+
+/* Learn the scheme and the challenge from GET /v2/, trying every scheme
+ * allowed in each round of retries. */
+static int ping(struct aur_oci_registry *r, char err[AUR_OCI_ERRLEN])
+{
+	const char *schemes[2];
+	int n = aur_oci_schemes(r->host, r->insecure, schemes), ret = -EIO;
+	int k = 1;
+
+	for (int attempt = 0; attempt < AUR_OCI_TRIES && k == 1; attempt++) {
+		if (attempt > 0) {
+			aur_debug("registry: %s; retrying", err);
+			backoff(attempt - 1, 0);
+		}
+		k = ping_round(r, schemes, n, &ret, err);
+	}
+	if (k == 0)
+		return 0;
+	if (r->base)
+		return k; /* it answered, with a challenge we cannot use */
 	if (n == 1 && !r->insecure)
 		snprintf(err + strlen(err), AUR_OCI_ERRLEN - strlen(err),
 			 " (plain HTTP is used only for localhost or with "
@@ -501,6 +534,11 @@ static int fetch_token(struct aur_oci_registry *r, char err[AUR_OCI_ERRLEN])
 	r->authz = basic;
 	ret = get(r, url, NULL, &b, err);
 	r->authz = saved;
+	if (ret == -EACCES)
+		snprintf(err + strlen(err), AUR_OCI_ERRLEN - strlen(err),
+			 " (%s)",
+			 r->creds ? "the registry refused the credentials"
+				  : "no credentials for this registry");
 	if (ret == 0 && aur_oci_token_parse(b.buf, b.len, &token) < 0) {
 		snprintf(err, AUR_OCI_ERRLEN,
 			 "'%s': no usable token in the answer", url);
@@ -596,6 +634,9 @@ int aur_oci_registry_manifest(struct aur_oci_registry *r, const char *reference,
 	if (!path)
 		return -ENOMEM;
 	ret = api_get(r, path, ACCEPT, &b, err);
+	if (ret == -ENOENT && b.resp->status == 404)
+		snprintf(err + strlen(err), AUR_OCI_ERRLEN - strlen(err),
+			 " (no such repository, tag or digest)");
 	if (ret < 0) {
 		free(b.buf);
 		return ret;
