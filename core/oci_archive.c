@@ -353,6 +353,7 @@ static int read_blob(struct aur_oci_local *l, const char *digest, size_t max,
 			 "'%s': blob %s does not match its digest", l->path,
 			 digest);
 		free(*buf);
+		*buf = NULL;
 		return -EBADMSG;
 	}
 	return 0;
