@@ -373,6 +373,8 @@ static int pull_daemon(struct pull *p, const struct aur_oci_ref *ref)
 	/* the same image ID as last time: its layers are in the store */
 	if (aur_oci_store_ref_get(p->o->state_dir, p->key, &res) == 0 &&
 	    strcmp(res.config, di.id) == 0 && from_cache(p, &res) == 0) {
+		aur_info("image '%s': the daemon's image %s is already stored",
+			 p->img->source, di.id);
 		p->img->origin = AUR_OCI_FROM_DAEMON;
 		aur_oci_daemon_image_release(&di);
 		return 0;
