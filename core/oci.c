@@ -318,6 +318,25 @@ out:
 
 /* ---- daemon ---- */
 
+/* An unlinked file in @dir: gone however the pull ends. */
+static int spool_file(const char *dir)
+{
+	AUR_AUTOFREE char *tmpl = NULL;
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR))
+		return fd >= 0 ? fd : -errno;
+	/* a filesystem without O_TMPFILE */
+	tmpl = aur_printf("%s/daemon-XXXXXX", dir);
+	if (!tmpl)
+		return -ENOMEM;
+	fd = mkostemp(tmpl, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	unlink(tmpl);
+	return fd;
+}
+
 /* A docker-archive from the daemon, spooled to an unlinked file. */
 static int daemon_archive(struct pull *p, const char *name)
 {
@@ -329,9 +348,8 @@ static int daemon_archive(struct pull *p, const char *name)
 		return -ENOMEM;
 	r = aur_mkdir_p(dir, 0755);
 	if (r == 0) {
-		fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-		if (fd < 0)
-			r = -errno;
+		fd = spool_file(dir);
+		r = fd < 0 ? fd : 0;
 	}
 	if (r < 0) {
 		snprintf(p->err, sizeof(p->err), "'%s': %s", dir, strerror(-r));

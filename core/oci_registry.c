@@ -216,6 +216,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
 {
 	struct body *b = ctx;
 	size_t n = size * nmemb, k;
+	char *q;
 
 	if (!b->started) {
 		curl_easy_getinfo(b->r->h, CURLINFO_RESPONSE_CODE,
@@ -239,8 +240,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
 			b->too_big = true;
 			return 0;
 		}
-		char *q = realloc(b->buf, b->len + n + 1);
-
+		q = realloc(b->buf, b->len + n + 1);
 		if (!q)
 			return 0;
 		b->buf = q;
