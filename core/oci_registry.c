@@ -39,6 +39,7 @@
 #define ERROR_BODY_MAX (64u << 10)
 #define BACKOFF_FACTOR 3
 #define RETRY_AFTER_MAX_S 10
+#define RESUME_ROUNDS 8
 
 struct aur_oci_registry {
 	CURL *h;
@@ -419,7 +420,9 @@ static int get_tries(struct aur_oci_registry *r, const char *url,
 			snprintf(err, AUR_OCI_ERRLEN, "'%s': %s", url,
 				 curl_err[0] ? curl_err
 					     : curl_easy_strerror(rc));
-			ret = rc == CURLE_COULDNT_RESOLVE_HOST ? -ENOENT : -EIO;
+			/* offline (DNS) is -EIO too: the cached resolution
+			 * applies */
+			ret = -EIO;
 			*transient = transient_curl(rc);
 		}
 		if (!*transient || attempt + 1 == tries)
@@ -675,11 +678,13 @@ int aur_oci_registry_blob(struct aur_oci_registry *r, const char *digest,
 		return -ENOMEM;
 	/* a transfer that broke after some bytes resumes: each api_get
 	 * retries AUR_OCI_TRIES times, and a round that made progress
-	 * earns another */
-	do {
+	 * earns another, up to RESUME_ROUNDS */
+	for (int round = 0; round < RESUME_ROUNDS; round++) {
 		before = b.delivered;
 		ret = api_get(r, path, NULL, &b, err);
-	} while (ret == -EIO && b.delivered > before);
+		if (ret != -EIO || b.delivered == before)
+			break;
+	}
 	return ret;
 }
 
