@@ -198,27 +198,37 @@ static struct archive *archive_start(struct aur_oci_local *l,
 
 /* Next member whose name is safe; 1 at the end, <0 on errors. Unsafe
  * names are errors: a hostile archive is refused whole. */
+/* "", ".", "./", ".//.": the archive's own root directory */
+static bool is_root(const char *name)
+{
+	return name[strspn(name, "./")] == '\0' && !strstr(name, "..");
+}
+
 static int archive_next(struct archive *a, struct aur_oci_local *l,
 			struct archive_entry **e, char **name,
 			char err[AUR_OCI_ERRLEN])
 {
-	int ar = archive_read_next_header(a, e);
+	const char *raw;
+	int ar;
 
 	*name = NULL;
-	if (ar == ARCHIVE_EOF)
-		return 1;
-	if (ar != ARCHIVE_OK && ar != ARCHIVE_WARN) {
-		snprintf(err, AUR_OCI_ERRLEN, "'%s': %s", l->path,
-			 archive_error_string(a));
-		return -EBADMSG;
-	}
-	*name = aur_oci_member_name(
-		archive_entry_pathname(*e) ? archive_entry_pathname(*e) : "");
+	do {
+		ar = archive_read_next_header(a, e);
+		if (ar == ARCHIVE_EOF)
+			return 1;
+		if (ar != ARCHIVE_OK && ar != ARCHIVE_WARN) {
+			snprintf(err, AUR_OCI_ERRLEN, "'%s': %s", l->path,
+				 archive_error_string(a));
+			return -EBADMSG;
+		}
+		raw = archive_entry_pathname(*e) ? archive_entry_pathname(*e)
+						 : "";
+	} while (archive_entry_filetype(*e) == AE_IFDIR && *raw &&
+		 is_root(raw));
+	*name = aur_oci_member_name(raw);
 	if (!*name) {
 		snprintf(err, AUR_OCI_ERRLEN,
-			 "'%s': unsafe member name '%.200s'", l->path,
-			 archive_entry_pathname(*e) ? archive_entry_pathname(*e)
-						    : "");
+			 "'%s': unsafe member name '%.200s'", l->path, raw);
 		return -EBADMSG;
 	}
 	return 0;

@@ -50,6 +50,12 @@ else
 	log "no skopeo: archives written by skopeo not tried"
 fi
 
+# an OCI archive made with tar(1): "./" entries are the root, not unsafe
+tar -C "$DEMO_IMAGE_OCI" -cf "$T/tar-oci.tar" .
+tar -tf "$T/tar-oci.tar" | head -n1 | grep -qx './' || fail "tar wrote no ./ entry"
+must_pull "$T/state-tar" "ocifile:$T/tar-oci.tar"
+check_image "OCI archive by tar(1) with ./ entries"
+
 # dir: sources are directories, not images
 must_pull "$S" "dir:$DEMO_ROOTFS"
 [ "$(out dir)" = "$DEMO_ROOTFS" ] && [ "$(out origin)" = dir ] || fail "dir: $(cat "$PULL_OUT")"
