@@ -147,9 +147,11 @@ static void remember(struct pull *p)
 	struct aur_oci_resolution res = {0};
 	int r;
 
+	if (img->origin == AUR_OCI_FROM_CACHE)
+		return;
 	r = aur_oci_store_config_put(p->o->state_dir, img->config_digest,
 				     img->config, img->config_len);
-	if (r == 0 && img->origin != AUR_OCI_FROM_CACHE) {
+	if (r == 0) {
 		snprintf(res.manifest, sizeof(res.manifest), "%s",
 			 img->manifest_digest);
 		snprintf(res.config, sizeof(res.config), "%s",
@@ -298,8 +300,15 @@ static int pull_registry(struct pull *p, const struct aur_oci_ref *ref)
 	if (r == 0)
 		r = resolve_manifest(p, reg, ref, &m);
 	if (r == -EIO && cached) {
-		aur_warn("image '%s': %s; using the resolution stored at %lld",
-			 p->img->source, p->err, (long long)res.when);
+		time_t when = (time_t)res.when;
+		char stamp[32] = "?";
+		struct tm tm;
+
+		if (gmtime_r(&when, &tm))
+			strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S UTC",
+				 &tm);
+		aur_warn("image '%s': %s; using the resolution stored at %s",
+			 p->img->source, p->err, stamp);
 		r = from_cache(p, &res);
 		goto out;
 	}
