@@ -26,10 +26,10 @@
  *   layers/<hex>.lock  held (flock) while a layer is written, so daemons
  *                      sharing a state_dir write each layer once
  *   oci/configs/<hex>.json  image configs, by digest
- *   oci/refs/<hex>.json     the last resolution of a source for an arch
- *                           (hex = SHA-256 of "source\narch"), used when
- *                           the registry is unreachable and, for sources
- *                           pinned by digest, instead of asking it
+ *   oci/refs/<hex>.json     the last resolution of a source for a platform
+ *                           (hex = SHA-256 of "source\nos/arch/variant"),
+ *                           used when the registry is unreachable and, for
+ *                           sources pinned by digest, instead of asking it
  *
  * Everything from outside (registries, daemons, archives, layouts) is
  * hostile: documents, headers and layer counts are bounded, digests must
