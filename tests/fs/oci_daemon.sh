@@ -60,7 +60,7 @@ pass "not in the daemon: registry (logged); tagged in the daemon: daemon first"
 
 # the daemon's image is amd64: arm64 comes from the registry's index
 must_pull "$T/state-4" "docker://$R/demo:multi" --arch arm64
-[ "$(out origin)" = registry ] && [ "$(out arch)" = arm64 ] || fail "arm64: $(cat "$PULL_OUT")"
+if [ "$(out origin)" != registry ] || [ "$(out arch)" != arm64 ]; then fail "arm64: $(cat "$PULL_OUT")"; fi
 grep -q "the daemon's image is linux/amd64, not linux/arm64" "$PULL_LOG" || fail "$(cat "$PULL_LOG")"
 pass "daemon image of another arch: registry used, and said why"
 

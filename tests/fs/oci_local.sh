@@ -58,7 +58,7 @@ check_image "OCI archive by tar(1) with ./ entries"
 
 # dir: sources are directories, not images
 must_pull "$S" "dir:$DEMO_ROOTFS"
-[ "$(out dir)" = "$DEMO_ROOTFS" ] && [ "$(out origin)" = dir ] || fail "dir: $(cat "$PULL_OUT")"
+if [ "$(out dir)" != "$DEMO_ROOTFS" ] || [ "$(out origin)" != dir ]; then fail "dir: $(cat "$PULL_OUT")"; fi
 grep -q '^layer' "$PULL_OUT" && fail "dir: has layers"
 must_refuse "$S" "dir:$T/none" "No such file"
 must_refuse "$S" "dir:$DEMO_IMAGE_DOCKER_ARCHIVE" "Not a directory"

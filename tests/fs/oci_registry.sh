@@ -31,8 +31,8 @@ check_image "by tag"
 [ "$(out manifest)" = "$DEMO_IMAGE_MANIFEST_GZIP" ] || fail "manifest $(out manifest)"
 grep -q "3 of 3 layers fetched from the registry" "$PULL_LOG" || fail "$(cat "$PULL_LOG")"
 [ "$(blob_gets "$reg_LOG")" = 4 ] || fail "expected 4 blob GETs (config + 3 layers), got $(blob_gets "$reg_LOG")"
-read -r _ done total < <(grep '^progress' "$PULL_LOG" | tail -n1)
-[ "$total" -gt 0 ] && [ "$done" = "$total" ] || fail "progress ended at $done of $total"
+read -r _ got total < <(grep '^progress' "$PULL_LOG" | tail -n1)
+if [ "$total" -le 0 ] || [ "$got" != "$total" ]; then fail "progress ended at $got of $total"; fi
 disk=$(du -sb "$S" | cut -f1)
 awk -v ns=$((end - start)) -v b="$total" -v l="$DEMO_IMAGE_SIZE" -v d="$disk" 'BEGIN {
 	printf "pulled %d compressed bytes in %.2f s (%.0f MB/s; %.0f MB/s of tar written); store: %d bytes for %d layer bytes\n",
