@@ -165,7 +165,7 @@ fingerprint() { # KERNEL_DEB
 		echo "kernel=$1 $(stat -c %s "$1")"
 		sha256sum "$BUSYBOX" | cut -d' ' -f1
 		tool_versions
-		cat "$HERE/build.sh" "$HERE/init.sh" "$HERE/udhcpc.sh"
+		cat "$HERE/build.sh" "$HERE/init.sh" "$HERE/udhcpc.sh" "$HERE/image.sh"
 	} | sha256sum | cut -d' ' -f1
 }
 
@@ -539,6 +539,10 @@ for a in "$ASSET_ISO" "$ASSET_KERNEL" "$ASSET_INITRD" "$ASSET_SQUASHFS"; do
 done
 flatten_times "$OUT/release" "$ISO"
 
+# ------------------------------------------------------------ image
+log "container image of the rootfs"
+"$HERE/image.sh" "$OUT"
+
 # ------------------------------------------------------------ demo.env
 log "demo.env"
 sha_of() { sha256sum "$1" | cut -d' ' -f1; }
@@ -580,13 +584,14 @@ kv() { printf "%s='%s'\n" "$1" "${2//\'/\'\\\'\'}"; }
 	kv DEMO_ASSET_KERNEL "$ASSET_KERNEL"
 	kv DEMO_ASSET_INITRD "$ASSET_INITRD"
 	kv DEMO_ASSET_SQUASHFS "$ASSET_SQUASHFS"
+	while read -r name value; do kv "$name" "$value"; done <"$OUT/image/image.vars"
 } >"$OUT/demo.env"
 
 # ------------------------------------------------------------ stamp
 {
 	echo "kernel-deb $KERNEL_DEB"
 	echo "fingerprint $FINGERPRINT"
-	(cd "$OUT" && find demo.env kernel initrd rootfs.squashfs iso release rootfs/etc \
+	(cd "$OUT" && find demo.env kernel initrd rootfs.squashfs iso release rootfs/etc image \
 		-type f -printf '%s %p\n' | LC_ALL=C sort -k2)
 } >"$STAMP.tmp"
 mv "$STAMP.tmp" "$STAMP"
