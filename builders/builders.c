@@ -13,6 +13,7 @@
 
 static const struct aur_builder *const builders[] = {
 	&aur_builder_release_iso, /* source: a release's ISO */
+	&aur_builder_image, /* source: a container image's rootfs */
 	&aur_builder_rootfs_boot, /* rootfs -> kernel, initrd */
 	&aur_builder_iso_files, /* an ISO -> its kernel, initrd, squashfs */
 	&aur_builder_custom_iso, /* an ISO -> the ISO with the cloud-config */
@@ -48,7 +49,7 @@ int aur_builders_add_all(struct aur_build_ctx *ctx)
 {
 	bool done[NBUILDERS] = {false};
 	unsigned provided = 0;
-	bool progress = true, have_source = false;
+	bool progress = true;
 	int r;
 
 	ctx->source = aur_source_kind(ctx->cfg);
@@ -61,12 +62,7 @@ int aur_builders_add_all(struct aur_build_ctx *ctx)
 		r = run(ctx, builders[i], &provided);
 		if (r < 0)
 			return r;
-		have_source = true;
 	}
-	if (!have_source)
-		aur_warn("container_image '%s': container image sources are "
-			 "not supported yet; only the cloud-config is served",
-			 ctx->cfg->container_image);
 	while (progress) {
 		progress = false;
 		for (size_t i = 0; i < NBUILDERS; i++) {
