@@ -7,7 +7,7 @@ PKGS=(
 	# build
 	gcc clang clang-format meson ninja-build pkg-config git
 	libfuse3-dev libcurl4-openssl-dev libarchive-dev libyaml-dev
-	libssl-dev libcmocka-dev libclang-rt-14-dev
+	libssl-dev libcmocka-dev libclang-rt-14-dev libext2fs-dev
 	# run
 	fuse3 ca-certificates
 	# the demo OS and the tests
