@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Pages of 1 KiB, found through leaves of 1024 page pointers (a leaf
- * covers 1 MiB of the device): O(1) lookups, in-order scans, and no
+/* Pages of 4 KiB, found through leaves of 1024 page pointers (a leaf
+ * covers 4 MiB of the device): O(1) lookups, in-order scans, and no
  * memory for the stretches nothing was written to. */
-#define PAGE_SHIFT 10
+#define PAGE_SHIFT 12
 #define PAGE_BYTES (1u << PAGE_SHIFT)
 #define LEAF_SHIFT 10
 #define LEAF_PAGES (1u << LEAF_SHIFT)
@@ -176,12 +176,29 @@ bool aur_ext2_store_next(const struct aur_ext2_store *s, uint64_t off,
 			continue;
 		for (; i < LEAF_PAGES; i++) {
 			if (s->leaves[l][i]) {
-				*next = ((l << LEAF_SHIFT) + i) << PAGE_SHIFT;
+				*next = AUR_MAX(off, ((l << LEAF_SHIFT) + i)
+							     << PAGE_SHIFT);
 				return true;
 			}
 		}
 	}
 	return false;
+}
+
+bool aur_ext2_store_is_zero(const struct aur_ext2_store *s, uint64_t off,
+			    uint64_t len)
+{
+	while (len > 0) {
+		size_t in = off & (PAGE_BYTES - 1);
+		size_t k = (size_t)AUR_MIN(len, (uint64_t)(PAGE_BYTES - in));
+		const uint8_t *page = page_get(s, off >> PAGE_SHIFT);
+
+		if (page && !is_zero(page + in, k))
+			return false;
+		off += k;
+		len -= k;
+	}
+	return true;
 }
 
 size_t aur_ext2_store_bytes(const struct aur_ext2_store *s)

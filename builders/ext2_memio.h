@@ -3,8 +3,7 @@
  * ext2_memio.h - a libext2fs io_manager whose device is memory (private to
  * builders/ext2img.c).
  *
- * What libext2fs writes is kept in a sparse store of 1 KiB pages (the
- * smallest ext2 block, and the unit of superblock writes). Bytes never
+ * What libext2fs writes is kept in a sparse store of 4 KiB pages. Bytes never
  * written read as zeros and cost nothing; a page that becomes all zeros is
  * dropped, and a zero-out (ext2fs_zero_blocks2, which ext2fs_fallocate
  * calls on the blocks it reserves) drops the pages it covers. So a file's
@@ -42,10 +41,14 @@ void aur_ext2_store_put(struct aur_ext2_store *s);
 void aur_ext2_store_read(const struct aur_ext2_store *s, uint64_t off,
 			 void *buf, size_t len);
 
-/* The offset of the first page held at or after the page of @off, in
- * *@next; false if there is none. */
+/* The first offset at or after @off that lies in a page held, in *@next;
+ * false if there is none. */
 bool aur_ext2_store_next(const struct aur_ext2_store *s, uint64_t off,
 			 uint64_t *next);
+
+/* Whether bytes [@off, @off + @len) read as zeros. */
+bool aur_ext2_store_is_zero(const struct aur_ext2_store *s, uint64_t off,
+			    uint64_t len);
 
 /* Bytes of pages held. */
 size_t aur_ext2_store_bytes(const struct aur_ext2_store *s);

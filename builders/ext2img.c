@@ -1048,10 +1048,8 @@ static int emit_other(struct emit *em, uint64_t from, uint64_t to)
 /* Whether nothing was written to @run's blocks, as it should be. */
 static bool run_unwritten(const struct emit *em, const struct file_run *run)
 {
-	uint64_t held;
-
-	return !aur_ext2_store_next(em->store, run->pblk * em->op->bs, &held) ||
-	       held >= (run->pblk + run->nblk) * em->op->bs;
+	return aur_ext2_store_is_zero(em->store, run->pblk * em->op->bs,
+				      run->nblk * em->op->bs);
 }
 
 /* A large file's run: its source's bytes, zeros after its last byte. */
@@ -1083,7 +1081,8 @@ static int emit(struct emit *em, struct runs *runs)
 	size_t i = 0;
 	int r = 0;
 
-	qsort(runs->v, runs->n, sizeof(*runs->v), cmp_run);
+	if (runs->n > 1)
+		qsort(runs->v, runs->n, sizeof(*runs->v), cmp_run);
 	while (blk < total && r == 0) {
 		uint64_t next = i < runs->n ? runs->v[i].pblk : total;
 
