@@ -218,10 +218,11 @@ static uint64_t span(io_channel ch, int count)
 
 static errcode_t memio_open(const char *name, int flags, io_channel *channel)
 {
-	io_channel ch = calloc(1, sizeof(*ch));
+	io_channel ch;
 
 	if (!name)
 		return EXT2_ET_BAD_DEVICE_NAME;
+	ch = calloc(1, sizeof(*ch));
 	if (!ch)
 		return EXT2_ET_NO_MEMORY;
 	ch->magic = EXT2_ET_MAGIC_IO_CHANNEL;

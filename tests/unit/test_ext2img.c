@@ -237,36 +237,22 @@ static void check_content(const char *path, const struct aur_ext2_entry *e)
 	free(got);
 }
 
-/*
- * The tree under @root (a dump or a mount) holds @entries and nothing
- * else but their parents and lost+found. @all_times: directory and
- * symlink times are the image's too (a mount; debugfs sets only files').
- */
-static void check_tree(const char *root, const struct aur_ext2_entry *v,
-		       size_t n, bool all_times, const char *how);
-
-struct count_ctx {
-	size_t n;
-};
-
-static __thread struct count_ctx *counting;
+/* nftw has no context argument */
+static size_t counted;
 
 static int count_one(const char *path, const struct stat *st, int flag,
 		     struct FTW *ftw)
 {
 	if (ftw->level > 0)
-		counting->n++;
+		counted++;
 	return 0;
 }
 
 static size_t count_tree(const char *root)
 {
-	struct count_ctx c = {0};
-
-	counting = &c;
+	counted = 0;
 	assert_int_equal(nftw(root, count_one, 16, FTW_PHYS), 0);
-	counting = NULL;
-	return c.n;
+	return counted;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -304,12 +290,11 @@ static size_t expected_count(const struct aur_ext2_entry *v, size_t n)
 }
 
 static void check_entry(const char *root, const struct aur_ext2_entry *e,
-			bool all_times, const char *how)
+			bool mounted, const char *how)
 {
 	char *path = at(root, strcmp(e->path, "/") ? e->path : "");
 	int64_t mtime = e->mtime ? e->mtime : FS_TIME;
-	/* debugfs restores set-id bits, then chown clears them */
-	mode_t perm = all_times ? 07777 : 0777;
+	mode_t perm = mounted ? 07777 : 0777;
 	struct stat st;
 
 	if (lstat(path, &st) != 0)
@@ -320,11 +305,11 @@ static void check_entry(const char *root, const struct aur_ext2_entry *e,
 	if (!S_ISLNK(e->mode) && (st.st_mode & perm) != (e->mode & perm))
 		fail_msg("%s: '%s' has mode 0%o, not 0%o", how, e->path,
 			 st.st_mode, e->mode);
-	if (!S_ISLNK(e->mode) || all_times) {
+	if (!S_ISLNK(e->mode) || mounted) {
 		assert_int_equal(st.st_uid, e->uid);
 		assert_int_equal(st.st_gid, e->gid);
 	}
-	if (S_ISREG(e->mode) || all_times)
+	if (S_ISREG(e->mode) || mounted)
 		assert_int_equal(st.st_mtime, mtime);
 	if (S_ISREG(e->mode)) {
 		assert_int_equal(st.st_size, e->size);
@@ -340,8 +325,14 @@ static void check_entry(const char *root, const struct aur_ext2_entry *e,
 	free(path);
 }
 
+/*
+ * The tree under @root (a dump or a mount) holds @v and nothing else but
+ * their parents and lost+found. @mounted: a loop mount, where every
+ * attribute is the image's (debugfs restores files' times only, symlinks'
+ * owners not at all, and its chown drops set-id bits).
+ */
 static void check_tree(const char *root, const struct aur_ext2_entry *v,
-		       size_t n, bool all_times, const char *how)
+		       size_t n, bool mounted, const char *how)
 {
 	/* later entries for a directory win, as in the image */
 	for (size_t i = 0; i < n; i++) {
@@ -350,7 +341,7 @@ static void check_tree(const char *root, const struct aur_ext2_entry *v,
 		for (size_t j = i + 1; j < n && !later; j++)
 			later = strcmp(v[i].path, v[j].path) == 0;
 		if (!later)
-			check_entry(root, &v[i], all_times, how);
+			check_entry(root, &v[i], mounted, how);
 	}
 	assert_int_equal(count_tree(root), expected_count(v, n));
 }
