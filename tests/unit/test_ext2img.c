@@ -1169,12 +1169,60 @@ static void file_over_4_gib(void **state)
 	check_big_file(9 * GIB / 2 + 123);
 }
 
+/* ---- full directories ---- */
+
+/* A directory whose blocks are exactly full gets a directory, another a
+ * symlink: libext2fs refuses them (no room) until the parent grows. */
+static void full_directories_grow(void **state)
+{
+	/* "." and ".." take 24 bytes of the first block, a 4-byte name 12 */
+	const size_t fill = (4096 - 24) / 12;
+	struct aur_ext2_entry *v = calloc(2 * fill + 2, sizeof(*v));
+	char **names = calloc(2 * fill, sizeof(*names));
+	struct aur_ext2_opts o = opts_sized(16 * MIB);
+	struct aur_extmap map;
+	struct aur_ext2_image *img;
+	char *dir = make_temp_dir(), *path = at(dir, "/full.img");
+	size_t n = 0;
+
+	assert_non_null(v);
+	assert_non_null(names);
+	for (size_t i = 0; i < 2 * fill; i++) {
+		names[i] =
+			aur_printf("/%c/%03zu", i < fill ? 'd' : 's', i % fill);
+		v[n++] = (struct aur_ext2_entry){.path = names[i],
+						 .mode = S_IFREG | 0644};
+		if (i == fill - 1)
+			v[n++] = (struct aur_ext2_entry){
+				.path = "/d/sub", .mode = S_IFDIR | 0750};
+	}
+	v[n++] = (struct aur_ext2_entry){.path = "/s/link",
+					 .mode = S_IFLNK | 0777,
+					 .target = "../d/sub"};
+	aur_extmap_init(&map);
+	assert_int_equal(aur_ext2_build(&o, v, n, &map, &img), 0);
+	write_image(&map, path, true);
+	fsck_clean(path);
+	check_with_debugfs(path, dir, v, n);
+	check_with_mount(path, dir, v, n);
+	aur_extmap_release(&map);
+	aur_ext2_image_free(img);
+	for (size_t i = 0; i < 2 * fill; i++)
+		free(names[i]);
+	free(names);
+	free(v);
+	remove_tree(dir);
+	free(path);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(recovery_image_is_read_by_everyone),
 		cmocka_unit_test(same_inputs_same_bytes),
 		cmocka_unit_test(errors_are_explained),
+		cmocka_unit_test(full_directories_grow),
 		cmocka_unit_test(random_images),
 		cmocka_unit_test(file_of_1_5_gib),
 		cmocka_unit_test(file_over_4_gib),
