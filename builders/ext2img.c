@@ -679,11 +679,34 @@ struct build {
 	uint8_t *buf; /* COPY_CHUNK bytes for copying small files */
 };
 
+/* The path of @nd, for messages ("..." for the start of one too long). */
+static void node_path(const struct plan *p, const struct node *nd, char *buf,
+		      size_t size)
+{
+	size_t pos = size - 1;
+
+	buf[pos] = '\0';
+	for (; nd->parent != NONE; nd = &p->v[nd->parent]) {
+		if (nd->len + 1 + 3 > pos) {
+			pos -= 3;
+			memcpy(buf + pos, "...", 3);
+			break;
+		}
+		pos -= nd->len;
+		memcpy(buf + pos, nd->name, nd->len);
+		buf[--pos] = '/';
+	}
+	if (pos == size - 1)
+		buf[--pos] = '/';
+	memmove(buf, buf + pos, size - pos);
+}
+
 static int fail(const struct build *b, const struct node *nd, const char *what,
 		errcode_t err)
 {
-	const char *path = nd->e ? nd->e->path : nd->lpf ? "/lost+found" : "";
+	char path[512];
 
+	node_path(b->p, nd, path, sizeof(path));
 	aur_err("ext2 image '%s': %s '%s': %s", b->op->label, what, path,
 		ext2_strerror(err));
 	return ext2_errno(err);
