@@ -12,10 +12,10 @@
  * memory, zeros, and extents over the sources - the image costs its
  * metadata, and reading the sources is left to whoever reads the map.
  *
- * On-disk layout: ext2 revision 1 as `mke2fs -t ext2 -O ^resize_inode,
- * ^dir_index,^ext_attr -m 0 -I 256` makes it, which GRUB 2.06 and every
- * Linux kernel read (features filetype, sparse_super, large_file; nothing
- * from ext3/ext4):
+ * On-disk layout: ext2 revision 1, much as `mke2fs -t ext2 -O
+ * ^resize_inode,^dir_index,^ext_attr -m 0 -I 256` makes it, which GRUB 2.06
+ * and every Linux kernel read (features filetype, sparse_super, large_file;
+ * nothing from ext3/ext4):
  *   byte 0        1 KiB of zeros (boot area), then the superblock at byte
  *                 1024 (in block 0, or block 1 for 1 KiB blocks)
  *   each group    (8 * block_size blocks) superblock and descriptors in
