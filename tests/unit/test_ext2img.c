@@ -220,6 +220,8 @@ static void check_content(const char *path, const struct aur_ext2_entry *e)
 	int fd = open(path, O_RDONLY);
 	uint8_t *want = malloc(MIB), *got = malloc(MIB);
 
+	if (fd < 0 && errno == EACCES && chmod(path, 0400) == 0)
+		fd = open(path, O_RDONLY); /* not root: debugfs kept 0000 */
 	assert_true(fd >= 0);
 	for (uint64_t d = 0; d < e->size; d += MIB) {
 		size_t k = (size_t)AUR_MIN(MIB, e->size - d);
@@ -305,7 +307,8 @@ static void check_entry(const char *root, const struct aur_ext2_entry *e,
 	if (!S_ISLNK(e->mode) && (st.st_mode & perm) != (e->mode & perm))
 		fail_msg("%s: '%s' has mode 0%o, not 0%o", how, e->path,
 			 st.st_mode, e->mode);
-	if (!S_ISLNK(e->mode) || mounted) {
+	/* debugfs gives files their owners only when run as root */
+	if ((!S_ISLNK(e->mode) && geteuid() == 0) || mounted) {
 		assert_int_equal(st.st_uid, e->uid);
 		assert_int_equal(st.st_gid, e->gid);
 	}
