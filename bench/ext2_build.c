@@ -5,9 +5,10 @@
  *
  *   ext2_build [-L LABEL] [-o IMAGE] DIR SIZE
  *
- * Prints the build time (best of three), the number of extents and the
- * memory the map's buffers take; with -o, writes the image out (then
- * e2fsck and debugfs can check it).
+ * Prints the smallest size that holds DIR and the time to compute it, the
+ * build time (best of three), the number of extents and the memory the
+ * map's buffers take; with -o, writes the image out (then e2fsck and
+ * debugfs can check it).
  */
 #include <aurora/ext2img.h>
 #include <aurora/extmap.h>
@@ -141,6 +142,15 @@ int main(int argc, char **argv)
 	if (nftw(argv[optind], add_path, 64, FTW_PHYS) != 0) {
 		fprintf(stderr, "ext2_build: cannot read '%s'\n", argv[optind]);
 		return 1;
+	}
+	{
+		double t0 = now();
+		uint64_t min;
+
+		r = aur_ext2_min_size(&o, t.v, t.n, &min);
+		if (r == 0)
+			printf("min_size %llu\nmin_size_seconds %.4f\n",
+			       (unsigned long long)min, now() - t0);
 	}
 	aur_extmap_init(&map);
 	for (int i = 0; i < 3 && r == 0; i++) {
