@@ -106,6 +106,7 @@ extern const struct aur_builder aur_builder_cloud_config;
 extern const struct aur_builder aur_builder_status;
 extern const struct aur_builder aur_builder_iso_files;
 extern const struct aur_builder aur_builder_rootfs_boot;
+extern const struct aur_builder aur_builder_live_iso;
 
 /* Run the source's builder, then every builder whose needs are met. */
 int aur_builders_add_all(struct aur_build_ctx *ctx);
