@@ -48,6 +48,8 @@ enum aur_product {
 	AUR_PRODUCT_SQUASHFS, /* the rootfs as a squashfs */
 	AUR_PRODUCT_KERNEL,
 	AUR_PRODUCT_INITRD,
+	AUR_PRODUCT_RAW_EFI, /* the EFI raw disk (the VHD and GCE image) */
+	AUR_PRODUCT_RAW_BIOS,
 	AUR_PRODUCT_COUNT
 };
 
@@ -107,6 +109,8 @@ extern const struct aur_builder aur_builder_status;
 extern const struct aur_builder aur_builder_iso_files;
 extern const struct aur_builder aur_builder_rootfs_boot;
 extern const struct aur_builder aur_builder_live_iso;
+extern const struct aur_builder aur_builder_raw_disk;
+extern const struct aur_builder aur_builder_cloud_disks;
 
 /* Run the source's builder, then every builder whose needs are met. */
 int aur_builders_add_all(struct aur_build_ctx *ctx);
