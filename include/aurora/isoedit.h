@@ -28,13 +28,21 @@
 struct aur_source;
 struct aur_extmap;
 
+/*
+ * One path to add. Additions apply in order: a later addition of a path
+ * replaces an earlier one (or the base's file or link there). Directories
+ * on the way are created as needed. A symbolic link (S_IFLNK) is recorded
+ * as a Rock Ridge link with @link as its target, and left out of
+ * hierarchies that cannot hold links (Joliet, no Rock Ridge).
+ */
 struct aur_iso_addition {
 	const char *path; /* "/config.yaml", "/boot/grub2/grub.cfg" */
 	bool is_dir; /* an (empty) directory to create */
-	struct aur_source *src; /* the content (files only) */
+	struct aur_source *src; /* the content (regular files only) */
 	uint64_t size;
 	uint32_t mode; /* st_mode, file type bits included */
 	time_t mtime;
+	const char *link; /* S_IFLNK: the target, as it is */
 };
 
 struct aur_iso_edit;
