@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 
 #define MAX_TREES 8
+#define MAX_COPIES 16
+#define COPY_SCAN_BLOCKS 256 /* where copies of descriptors are looked for */
 #define MAX_VDS 32
 #define DELTA_ALIGN_BLOCKS 512 /* 1 MiB */
 
@@ -39,6 +41,14 @@ struct aur_iso_edit {
 	struct aur_iso_tree trees[MAX_TREES];
 	size_t ntrees;
 	uint32_t catalog; /* El Torito catalog block, 0 if none */
+	/* other volume descriptors describing one of the trees (xorriso's
+	 * relocated superblock): block, tree, their bytes */
+	struct vd_copy {
+		uint32_t block;
+		size_t tree;
+		uint8_t vd[ISO_BLOCK];
+	} * copies;
+	size_t ncopies;
 
 	struct patch *patches;
 	size_t npatches;
@@ -532,6 +542,24 @@ static int write_tree(struct aur_iso_edit *e, struct aur_iso_tree *t,
 	end = aur_shift_pos(&e->shift, (uint64_t)t->base + iso_le32(vd + 80),
 			    ISO_BLOCK);
 	iso_put_both32(vd + 80, (uint32_t)(end - t->base));
+	/* copies of this descriptor: the same tree, their own volume size
+	 * grown as much */
+	for (size_t i = 0; i < e->ncopies; i++) {
+		struct vd_copy *c = &e->copies[i];
+		int r;
+
+		if (&e->trees[c->tree] != t)
+			continue;
+		memcpy(c->vd + 132, vd + 132, 24);
+		memcpy(c->vd + 156, vd + 156, 34);
+		iso_put_both32(c->vd + 80, iso_le32(c->vd + 80) +
+						   iso_le32(vd + 80) -
+						   iso_le32(t->vd + 80));
+		r = patch_bytes(e, (uint64_t)c->block * ISO_BLOCK, c->vd,
+				ISO_BLOCK);
+		if (r < 0)
+			return r;
+	}
 	return patch_bytes(e, (uint64_t)t->vd_block * ISO_BLOCK, vd, ISO_BLOCK);
 }
 
@@ -602,6 +630,8 @@ static int emit_delta(struct aur_iso_edit *e, struct aur_extmap *m)
 
 /* ---- the whole edit ---- */
 
+static int find_copies(struct aur_iso_edit *e);
+
 static int find_structure(struct aur_iso_edit *e, uint8_t *sys,
 			  struct aur_parts *parts)
 {
@@ -641,6 +671,81 @@ static int find_structure(struct aur_iso_edit *e, uint8_t *sys,
 				(unsigned long long)e->base_size);
 			return -EINVAL;
 		}
+	}
+	return find_copies(e);
+}
+
+/*
+ * xorriso writing to a file (AuroraBoot's -outdev) puts the session's own
+ * volume descriptors at block 64 (and 80 for the partition offset copy)
+ * and copies of them, with the image's full size, at 16 (and 32): two
+ * descriptor sets per tree, both pointing at the same directories. libisofs
+ * compares their sizes to recognise boot info tables, and a reader may use
+ * either: every descriptor between block 16 and the trees' first metadata
+ * that names the root and path tables of a loaded tree is updated with it.
+ */
+static bool is_tree_vd(const struct aur_iso_edit *e, uint32_t b)
+{
+	for (size_t i = 0; i < e->ntrees; i++)
+		if (e->trees[i].vd_block == b)
+			return true;
+	return false;
+}
+
+static int find_copies(struct aur_iso_edit *e)
+{
+	uint64_t lowest = 16 + COPY_SCAN_BLOCKS;
+
+	for (size_t i = 0; i < e->ntrees; i++) {
+		const struct aur_iso_tree *t = &e->trees[i];
+
+		lowest = AUR_MIN(lowest, (uint64_t)t->base + t->root->extent);
+		lowest = AUR_MIN(lowest,
+				 (uint64_t)t->base + iso_le32(t->vd + 140));
+	}
+	lowest = AUR_MIN(lowest, e->base_size / ISO_BLOCK);
+	for (uint32_t b = 17; b < lowest; b++) {
+		uint8_t vd[ISO_BLOCK];
+		size_t i;
+		int r;
+
+		if (is_tree_vd(e, b))
+			continue;
+		r = read_base(e, vd, ISO_BLOCK, (uint64_t)b * ISO_BLOCK);
+		if (r < 0)
+			return r;
+		if (memcmp(vd + 1, "CD001", 5) != 0 ||
+		    (vd[0] != 1 && vd[0] != 2))
+			continue;
+		/* same kind, escape sequences, path tables and root record */
+		for (i = 0; i < e->ntrees; i++) {
+			const uint8_t *tv = e->trees[i].vd;
+
+			if (tv[0] == vd[0] && !memcmp(tv + 88, vd + 88, 32) &&
+			    !memcmp(tv + 132, vd + 132, 24) &&
+			    !memcmp(tv + 156, vd + 156, 34))
+				break;
+		}
+		if (i == e->ntrees) {
+			aur_debug("%s: the volume descriptor at block %u "
+				  "describes no hierarchy that is edited",
+				  e->what, b);
+			continue;
+		}
+		if (e->ncopies == MAX_COPIES) {
+			aur_err("%s: more than %d copies of volume descriptors",
+				e->what, MAX_COPIES);
+			return -EINVAL;
+		}
+		if (!e->copies) {
+			e->copies = calloc(MAX_COPIES, sizeof(*e->copies));
+			if (!e->copies)
+				return -ENOMEM;
+		}
+		e->copies[e->ncopies].block = b;
+		e->copies[e->ncopies].tree = i;
+		memcpy(e->copies[e->ncopies].vd, vd, ISO_BLOCK);
+		e->ncopies++;
 	}
 	return 0;
 }
@@ -906,6 +1011,7 @@ void aur_iso_edit_free(struct aur_iso_edit *e)
 		return;
 	for (size_t t = 0; t < e->ntrees; t++)
 		aur_iso_tree_release(&e->trees[t]);
+	free(e->copies);
 	for (size_t i = 0; i < e->nbufs; i++)
 		free(e->bufs[i]);
 	free(e->bufs);

@@ -68,6 +68,8 @@ struct fx_opts {
 	bool joliet;
 	int extra; /* files f000.txt... in /boot, to make it span blocks */
 	uint32_t part_at; /* an MBR partition from this block, 0 for none */
+	bool copies; /* copies of the descriptors at 20-22, as xorriso's
+		      * relocated superblock */
 };
 
 struct fx_file {
@@ -155,7 +157,7 @@ static uint8_t *fixture(const struct fx_opts *o, size_t *size)
 	struct fx_file files[300];
 	size_t nf = 0;
 	char names[300][16];
-	uint32_t next, dir_blocks[2][2], dir_at[2][2];
+	uint32_t next, pt0, dir_blocks[2][2], dir_at[2][2];
 	uint8_t *img;
 	int ntrees = o->joliet ? 2 : 1;
 
@@ -167,7 +169,8 @@ static uint8_t *fixture(const struct fx_opts *o, size_t *size)
 	files[nf++] = (struct fx_file){"boot", "initrd", 3000, 0};
 	files[nf++] = (struct fx_file){"boot", "kernel", 5000, 0};
 	/* directories from block 23: root and boot of each tree */
-	next = 23;
+	pt0 = o->copies ? 24 : 19;
+	next = pt0 + 4;
 	for (int t = 0; t < ntrees; t++) {
 		dir_blocks[t][0] = 1;
 		dir_blocks[t][1] = (uint32_t)(1 + o->extra / 20);
@@ -198,7 +201,7 @@ static uint8_t *fixture(const struct fx_opts *o, size_t *size)
 		uint8_t rec[255], id[128];
 		uint8_t *root = img + dir_at[t][0] * ISO_BLOCK;
 		uint8_t *boot = img + dir_at[t][1] * ISO_BLOCK;
-		uint8_t *pt = img + (19 + 2 * t) * ISO_BLOCK;
+		uint8_t *pt = img + (pt0 + 2 * t) * ISO_BLOCK;
 		uint32_t rpos = 0, bpos = 0;
 		uint32_t rsize = ISO_BLOCK,
 			 bsize = dir_blocks[t][1] * ISO_BLOCK;
@@ -214,8 +217,8 @@ static uint8_t *fixture(const struct fx_opts *o, size_t *size)
 		iso_put_both16(vd + 128, ISO_BLOCK);
 		iso_put_both32(vd + 132,
 			       (uint32_t)(10 + 8 + fx_id("boot", true, j, id)));
-		iso_put_le32(vd + 140, 19 + 2 * t);
-		iso_put_be32(vd + 148, 20 + 2 * t);
+		iso_put_le32(vd + 140, pt0 + 2 * t);
+		iso_put_be32(vd + 148, pt0 + 1 + 2 * t);
 		fx_rec(vd + 156, (const uint8_t *)"", 1, dir_at[t][0], rsize,
 		       true, NULL, false);
 		/* path tables: root, boot */
@@ -258,6 +261,15 @@ static uint8_t *fixture(const struct fx_opts *o, size_t *size)
 	}
 	img[18 * ISO_BLOCK] = 255;
 	memcpy(img + 18 * ISO_BLOCK + 1, "CD001\1", 6);
+	if (o->copies) {
+		/* the "session" descriptors, 4 blocks further: their volume
+		 * size counts from there */
+		memcpy(img + 20 * ISO_BLOCK, img + 16 * ISO_BLOCK,
+		       3 * ISO_BLOCK);
+		for (int t = 0; t < ntrees; t++)
+			iso_put_both32(img + (20 + t) * ISO_BLOCK + 80,
+				       next + 4 - 4);
+	}
 	for (size_t i = 0; i < nf; i++)
 		fx_content(files[i].name, files[i].len,
 			   img + (size_t)files[i].extent * ISO_BLOCK);
@@ -813,6 +825,47 @@ static void random_edits(void **state)
 	}
 }
 
+/* Copies of the descriptors (xorriso's relocated superblock) follow their
+ * tree: root record, path tables, and a volume size grown as much. */
+static void descriptor_copies(void **state)
+{
+	const struct fx_opts o = {true, true, 0, 0, true};
+	static struct add adds[100];
+	static char names[100][40];
+	size_t size;
+	uint8_t *img = fixture(&o, &size);
+	struct aur_mem_source base;
+	struct edit_in *in = malloc(sizeof(*in));
+	struct result res;
+
+	for (int i = 0; i < 100; i++) {
+		snprintf(names[i], sizeof(names[i]), "/dir-%02d/f", i);
+		adds[i] = (struct add){names[i], names[i], 0};
+	}
+	aur_mem_source_init(&base, img, size);
+	edit_in_build(in, adds, 100);
+	assert_int_equal(do_edit(&base.src, in, &res), 0);
+	for (int t = 0; t < 2; t++) {
+		uint8_t vd[ISO_BLOCK], copy[ISO_BLOCK];
+		const uint8_t *old = img + (16 + t) * ISO_BLOCK;
+		const uint8_t *old_copy = img + (20 + t) * ISO_BLOCK;
+
+		rd(&res, vd, ISO_BLOCK, (uint64_t)(16 + t) * ISO_BLOCK);
+		rd(&res, copy, ISO_BLOCK, (uint64_t)(20 + t) * ISO_BLOCK);
+		/* the root moved (it grew): the copy says so too */
+		assert_int_not_equal(iso_le32(vd + 158), iso_le32(old + 158));
+		assert_memory_equal(vd + 132, copy + 132, 24);
+		assert_memory_equal(vd + 156, copy + 156, 34);
+		assert_int_equal(iso_le32(copy + 80) - iso_le32(old_copy + 80),
+				 iso_le32(vd + 80) - iso_le32(old + 80));
+		assert_true(iso_le32(vd + 80) > iso_le32(old + 80));
+	}
+	result_free(&res);
+	edit_in_free(in);
+	free(in);
+	free(img);
+}
+
 /* Links are left out of a tree that cannot hold them. */
 static void links_without_rock_ridge(void **state)
 {
@@ -926,6 +979,7 @@ int main(void)
 		cmocka_unit_test(later_additions_win),
 		cmocka_unit_test(directories_grow_and_move),
 		cmocka_unit_test(random_edits),
+		cmocka_unit_test(descriptor_copies),
 		cmocka_unit_test(links_without_rock_ridge),
 		cmocka_unit_test(read_errors_fail_the_edit),
 		cmocka_unit_test(allocation_failures),
