@@ -288,7 +288,7 @@ static int overlay_scan(struct custom_image *ci, const char *state_dir, int dfd,
 		r = -errno;
 		aur_err("overlay directory '%s': %s", dir, strerror(-r));
 	}
-	if (r == 0)
+	if (r == 0 && n) /* an empty directory has no names at all */
 		qsort(names, n, sizeof(*names), name_cmp);
 	for (size_t i = 0; i < n && r == 0; i++)
 		r = overlay_entry(ci, state_dir, dirfd(d), dir, names[i],

@@ -50,7 +50,7 @@ pass "one overlay file: its bytes, and every base file intact"
 
 # -- 40 files in a new directory, a config.yaml, links, a FIFO, modes --
 O=$T/o2
-mkdir -p "$O/many" "$O/sub"
+mkdir -p "$O/many" "$O/sub" "$O/emptydir"
 for i in $(seq -w 1 40); do echo "file $i" >"$O/many/f$i.txt"; done
 printf 'overlay config\n' >"$O/config.yaml"
 head -c 70000 /dev/urandom >"$O/sub/data.bin"
@@ -75,29 +75,34 @@ cmp "$T/x/config.yaml" "$T/cc.yaml" || fail "the overlay's config.yaml won over 
 [ "$(readlink "$T/x/shadow")" = "$T/secret" ] || fail "shadow is not a link to the secret"
 [ "$(readlink "$T/x/etcdir")" = /etc ] || fail "etcdir is not a link to /etc"
 [ "$(readlink "$T/x/sub/dangling")" = ../nowhere ] || fail "the dangling link is missing"
+[ -d "$T/x/emptydir" ] || fail "the empty directory is missing"
 [ ! -e "$T/x/sub/fifo" ] && [ ! -L "$T/x/sub/fifo" ] || fail "the FIFO went into the ISO"
-grep -qF "$(cat "$T/secret")" "$C" && fail "the secret behind a link is in the ISO"
+grep -qaF "$(cat "$T/secret")" "$C" && fail "the secret behind a link is in the ISO"
 [ "$(stat -c %a "$T/x/sub/data.bin")" = 640 ] || fail "data.bin mode $(stat -c %a "$T/x/sub/data.bin")"
 [ "$(stat -c %a "$T/x/many/f01.txt")" = 755 ] || fail "f01.txt mode"
-isoinfo -R -l -i "$C" | grep -q -- '-rw-r-----.* data.bin' || fail "isoinfo: data.bin not 0640"
-isoinfo -R -l -i "$C" | grep -qF "shadow -> $T/secret" || fail "isoinfo: no link"
-isoinfo -J -f -i "$C" | grep -qE '^/(shadow|etcdir)$' && fail "links in Joliet"
-isoinfo -J -f -i "$C" | grep -qx /many/f40.txt || fail "no many/f40.txt in Joliet"
+# (listings go to files first: grep -q would end a pipe early, and
+# pipefail would call that a failure)
+isoinfo -R -l -i "$C" >"$T/rr.txt"
+isoinfo -J -f -i "$C" >"$T/joliet.txt"
+grep -q -- '-rw-r-----.* data.bin' "$T/rr.txt" || fail "isoinfo: data.bin not 0640"
+grep -qF "shadow -> $T/secret" "$T/rr.txt" || fail "isoinfo: no link"
+grep -qE '^/(shadow|etcdir)$' "$T/joliet.txt" && fail "links in Joliet"
+grep -qx /many/f40.txt "$T/joliet.txt" || fail "no many/f40.txt in Joliet"
 # the partition_offset copy holds the same
 fdisk -l -o Start,Sectors "$C" 2>/dev/null | awk '/^ *[0-9]+ +[0-9]+ *$/ {print $1, $2}' |
 	while read -r start sectors; do
 		dd if="$C" of="$T/part.img" bs=512 skip="$start" count="$sectors" status=none
 		isoinfo -d -i "$T/part.img" >/dev/null 2>&1 || continue
-		isoinfo -R -l -i "$T/part.img" | grep -qF "shadow -> $T/secret" ||
-			fail "partition at $start: no link"
-		isoinfo -R -i "$T/part.img" -x /sub/data.bin | cmp -s - "$O/sub/data.bin" ||
-			fail "partition at $start: data.bin differs"
+		isoinfo -R -l -i "$T/part.img" >"$T/part.txt"
+		grep -qF "shadow -> $T/secret" "$T/part.txt" || fail "partition at $start: no link"
+		isoinfo -R -i "$T/part.img" -x /sub/data.bin >"$T/part.bin"
+		cmp -s "$T/part.bin" "$O/sub/data.bin" || fail "partition at $start: data.bin differs"
 	done
 # snapshots: a private directory, private files
 [ "$(stat -c %a "$T/s2/overlay")" = 700 ] || fail "state_dir/overlay is $(stat -c %a "$T/s2/overlay")"
 [ -z "$(find "$T/s2/overlay" -type f ! -perm 0600)" ] || fail "snapshots not 0600: $(find "$T/s2/overlay" -type f ! -perm 0600 -printf '%m ')"
 [ -n "$(find "$T/s2/overlay" -type f)" ] || fail "no snapshots"
-grep -rqF "$(cat "$T/secret")" "$T/s2/overlay" && fail "the secret was snapshotted"
+grep -rqaF "$(cat "$T/secret")" "$T/s2/overlay" && fail "the secret was snapshotted"
 unmount_afs "$M" "$AFS_PID"
 pass "overlay: 40 files, links as links (none followed), FIFO skipped, modes, cloud-config wins, 0700/0600 snapshots"
 
