@@ -8,9 +8,12 @@
  *   aurorafs-mkiso [-v] BASE.iso OUT.iso [ADDITION]...
  *
  * where an ADDITION is
- *   /ISO-PATH=LOCAL-FILE   the file's content, mode and mtime
- *   /ISO-PATH->TARGET      a symbolic link (Rock Ridge) to TARGET
- *   /ISO-PATH/             an empty directory
+ *   /ISO-PATH->TARGET      a symbolic link (Rock Ridge) to TARGET (the
+ *                          first "->" separates: ISO paths cannot hold
+ *                          "->", targets can hold anything)
+ *   /ISO-PATH=LOCAL-FILE   the file's content, mode and mtime (the last
+ *                          '=' separates: ISO paths can hold '=')
+ *   /ISO-PATH/             an empty directory (a trailing '/')
  * applied in order: a later addition of a path replaces an earlier one.
  * OUT may be "-" for standard output, which can be a pipe: the image is
  * written front to back. -v prints the extent map and where the delta
@@ -111,7 +114,7 @@ static int parse_addition(struct inputs *in, char *arg)
 {
 	struct aur_iso_addition *a = &in->adds[in->n];
 	struct aur_file_source *f = &in->files[in->n];
-	char *eq = strchr(arg, '='), *arrow = strstr(arg, "->");
+	char *eq = strrchr(arg, '='), *arrow = strstr(arg, "->");
 	struct stat st;
 	int r;
 
@@ -119,7 +122,7 @@ static int parse_addition(struct inputs *in, char *arg)
 	f->fd = -1;
 	if (arg[0] != '/')
 		goto usage;
-	if (arrow && (!eq || arrow < eq)) {
+	if (arrow) {
 		*arrow = '\0';
 		*a = (struct aur_iso_addition){
 			.path = arg,
@@ -128,6 +131,12 @@ static int parse_addition(struct inputs *in, char *arg)
 		};
 		if (!*a->link)
 			goto usage;
+	} else if (arg[strlen(arg) - 1] == '/') {
+		*a = (struct aur_iso_addition){
+			.path = arg,
+			.is_dir = true,
+			.mode = S_IFDIR | 0755,
+		};
 	} else if (eq) {
 		*eq = '\0';
 		r = aur_file_source_open(f, eq + 1);
@@ -143,12 +152,6 @@ static int parse_addition(struct inputs *in, char *arg)
 			.size = f->src.size,
 			.mode = st.st_mode,
 			.mtime = st.st_mtime,
-		};
-	} else if (arg[strlen(arg) - 1] == '/') {
-		*a = (struct aur_iso_addition){
-			.path = arg,
-			.is_dir = true,
-			.mode = S_IFDIR | 0755,
 		};
 	} else {
 		goto usage;
