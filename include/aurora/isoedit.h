@@ -11,7 +11,12 @@
  * partition that holds the data grows to cover the delta and partitions
  * after it (an appended EFI partition, the backup GPT) move along. Every
  * hierarchy is edited alike: the primary one with Rock Ridge, Joliet, and
- * the copies xorriso writes for a partition offset. El Torito boot images
+ * the copies xorriso writes for a partition offset; copies of a tree's
+ * volume descriptors (xorriso's relocated superblock) follow it. All
+ * records are added first, then the delta is laid out and the records
+ * get their extents (records move while directories grow). Any error -
+ * reading, allocating, a name that cannot be held - fails the whole edit:
+ * there is no partial image. El Torito boot images
  * stay where they are unless they lie after the insertion point; their
  * catalog follows them. The delta is padded to a whole MiB so that
  * cylinder and 4K alignment of the base survive.
