@@ -102,7 +102,8 @@ static int snapshot(const char *state_dir, int fd, const char *what,
 		r = -ENOMEM;
 	if (r == 0) {
 		tfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (tfd < 0)
+		/* a leftover of an older version may exist with its mode */
+		if (tfd < 0 || fchmod(tfd, 0600) < 0)
 			r = -errno;
 	}
 	for (uint64_t off = 0; r == 0;) {
@@ -113,11 +114,13 @@ static int snapshot(const char *state_dir, int fd, const char *what,
 			r = n < 0 ? -errno : 0;
 			break;
 		}
-		EVP_DigestUpdate(md, buf, (size_t)n);
-		r = aur_pwrite_full(tfd, buf, (size_t)n, off);
+		r = EVP_DigestUpdate(md, buf, (size_t)n)
+			    ? aur_pwrite_full(tfd, buf, (size_t)n, off)
+			    : -ENOMEM;
 		off += (uint64_t)n;
 	}
-	EVP_DigestFinal_ex(md, d, NULL);
+	if (r == 0 && !EVP_DigestFinal_ex(md, d, NULL))
+		r = -ENOMEM;
 	EVP_MD_CTX_free(md);
 	if (tfd >= 0 && close(tfd) < 0 && r == 0)
 		r = -errno;

@@ -106,11 +106,14 @@ grep -rqaF "$(cat "$T/secret")" "$T/s2/overlay" && fail "the secret was snapshot
 unmount_afs "$M" "$AFS_PID"
 pass "overlay: 40 files, links as links (none followed), FIFO skipped, modes, cloud-config wins, 0700/0600 snapshots"
 
-# a state_dir/overlay made 0755 by an older version is closed
+# a state_dir/overlay made 0755 with 0644 files by an older version is
+# closed
 chmod 0755 "$T/s2/overlay"
+find "$T/s2/overlay" -type f -exec chmod 0644 {} +
 # shellcheck disable=SC2046
 mount_afs "$M" $(args "$T/s2" "$O")
 cat "$M/iso/$CUSTOM.sha256" >/dev/null
 [ "$(stat -c %a "$T/s2/overlay")" = 700 ] || fail "state_dir/overlay stays $(stat -c %a "$T/s2/overlay")"
+[ -z "$(find "$T/s2/overlay" -type f ! -perm 0600)" ] || fail "old snapshots stay readable"
 unmount_afs "$M" "$AFS_PID"
-pass "an existing state_dir/overlay is made private"
+pass "an existing state_dir/overlay and its snapshots are made private"

@@ -70,7 +70,12 @@ struct fx_opts {
 	uint32_t part_at; /* an MBR partition from this block, 0 for none */
 	bool copies; /* copies of the descriptors at 20-22, as xorriso's
 		      * relocated superblock */
+	bool long_name; /* a root file whose Joliet name is cut */
 };
+
+#define LONG_NAME                                                          \
+	"a-long-file-name-that-joliet-cannot-hold-entirely-0123456789abcd" \
+	"efghij.txt"
 
 struct fx_file {
 	const char *dir, *name;
@@ -118,8 +123,8 @@ static size_t fx_id(const char *name, bool dir, bool joliet, uint8_t *id)
 {
 	size_t n = 0;
 
-	for (const char *c = name; *c; c++) {
-		if (joliet) {
+	for (const char *c = name; *c && (!joliet || n < 128); c++) {
+		if (joliet) { /* cut at 64 characters, as a writer might */
 			id[n++] = 0;
 			id[n++] = (uint8_t)*c;
 		} else {
@@ -162,6 +167,8 @@ static uint8_t *fixture(const struct fx_opts *o, size_t *size)
 	int ntrees = o->joliet ? 2 : 1;
 
 	files[nf++] = (struct fx_file){"", "rootfs.squashfs", 10000, 0};
+	if (o->long_name)
+		files[nf++] = (struct fx_file){"", LONG_NAME, 700, 0};
 	for (int i = 0; i < o->extra; i++) {
 		snprintf(names[i], sizeof(names[i]), "f%03d.txt", i);
 		files[nf++] = (struct fx_file){"boot", names[i], 100, 0};
@@ -866,6 +873,50 @@ static void descriptor_copies(void **state)
 	free(img);
 }
 
+/* A base file whose Joliet name was cut (by some writer's rule) is found
+ * in Joliet by its content when replaced: no second entry. */
+static void replaced_file_with_a_cut_joliet_name(void **state)
+{
+	const struct fx_opts o = {true, true, 0, 0, false, true};
+	const struct add adds[] = {{"/" LONG_NAME, "new content", 0}};
+	size_t size;
+	uint8_t *img = fixture(&o, &size);
+	struct aur_mem_source base;
+	struct edit_in *in = malloc(sizeof(*in));
+	struct result res;
+	uint8_t r[256], vd[ISO_BLOCK], *dir;
+	char cut[66], got[16];
+	int entries = 0;
+
+	aur_mem_source_init(&base, img, size);
+	edit_in_build(in, adds, 1);
+	assert_int_equal(do_edit(&base.src, in, &res), 0);
+	res.rock_ridge = true;
+	/* Rock Ridge: by its name */
+	assert_true(lookup(&res, 0, "/" LONG_NAME, r));
+	assert_int_equal(iso_le32(r + 10), 11);
+	/* Joliet: the cut name, the new content */
+	snprintf(cut, sizeof(cut), "/%.64s", LONG_NAME);
+	assert_true(lookup(&res, 1, cut, r));
+	assert_int_equal(iso_le32(r + 10), 11);
+	rd(&res, got, 11, (uint64_t)iso_le32(r + 2) * ISO_BLOCK);
+	fx_content("new content", 11, (uint8_t *)cut);
+	assert_memory_equal(got, cut, 11);
+	/* and only once: ., .., boot, rootfs.squashfs and it */
+	rd(&res, vd, ISO_BLOCK, 17 * ISO_BLOCK);
+	dir = malloc(iso_le32(vd + 166));
+	rd(&res, dir, iso_le32(vd + 166),
+	   (uint64_t)iso_le32(vd + 158) * ISO_BLOCK);
+	for (uint32_t p = 0; p < iso_le32(vd + 166) && dir[p]; p += dir[p])
+		entries++;
+	assert_int_equal(entries, 5);
+	free(dir);
+	result_free(&res);
+	edit_in_free(in);
+	free(in);
+	free(img);
+}
+
 /* Links are left out of a tree that cannot hold them. */
 static void links_without_rock_ridge(void **state)
 {
@@ -980,6 +1031,7 @@ int main(void)
 		cmocka_unit_test(directories_grow_and_move),
 		cmocka_unit_test(random_edits),
 		cmocka_unit_test(descriptor_copies),
+		cmocka_unit_test(replaced_file_with_a_cut_joliet_name),
 		cmocka_unit_test(links_without_rock_ridge),
 		cmocka_unit_test(read_errors_fail_the_edit),
 		cmocka_unit_test(allocation_failures),
