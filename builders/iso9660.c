@@ -1044,8 +1044,13 @@ int aur_iso_dir_replace(struct aur_iso_tree *t, struct aur_iso_dir *dir,
 	r = build_rec(t, id, id_len, e, false, &rec);
 	if (r < 0)
 		return r;
-	rec.name = dir->recs[i].name;
-	dir->recs[i].name = NULL;
+	/* the name of the path it now stands for: a Joliet record found by
+	 * its content may have shown a cut name */
+	rec.name = strdup(e->name);
+	if (!rec.name) {
+		rec_free(&rec);
+		return -ENOMEM;
+	}
 	rec_free(&dir->recs[i]);
 	dir->recs[i] = rec;
 	dir->modified = true;

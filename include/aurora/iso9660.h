@@ -142,8 +142,9 @@ int aur_iso_dir_add(struct aur_iso_tree *t, struct aur_iso_dir *dir,
 
 /* Make record @i of @dir (a file or a link) describe @e instead, keeping
  * its identifier and so its place: a replaced file gets new Rock Ridge
- * attributes and drops SUSP entries that described the old content.
- * Marks @dir modified. -ENAMETOOLONG, -ENOMEM. */
+ * attributes and drops SUSP entries that described the old content; the
+ * record's name becomes @e's. Marks @dir modified. -ENAMETOOLONG,
+ * -ENOMEM. */
 int aur_iso_dir_replace(struct aur_iso_tree *t, struct aur_iso_dir *dir,
 			size_t i, const struct aur_iso_entry *e);
 

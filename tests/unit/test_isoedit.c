@@ -878,7 +878,9 @@ static void descriptor_copies(void **state)
 static void replaced_file_with_a_cut_joliet_name(void **state)
 {
 	const struct fx_opts o = {true, true, 0, 0, false, true};
-	const struct add adds[] = {{"/" LONG_NAME, "new content", 0}};
+	/* twice: the second finds the first's record */
+	const struct add adds[] = {{"/" LONG_NAME, "first", 0},
+				   {"/" LONG_NAME, "new content", 0}};
 	size_t size;
 	uint8_t *img = fixture(&o, &size);
 	struct aur_mem_source base;
@@ -889,7 +891,7 @@ static void replaced_file_with_a_cut_joliet_name(void **state)
 	int entries = 0;
 
 	aur_mem_source_init(&base, img, size);
-	edit_in_build(in, adds, 1);
+	edit_in_build(in, adds, 2);
 	assert_int_equal(do_edit(&base.src, in, &res), 0);
 	res.rock_ridge = true;
 	/* Rock Ridge: by its name */
