@@ -771,7 +771,12 @@ static void put_date7(uint8_t *p, time_t t)
 {
 	struct tm tm;
 
-	gmtime_r(&t, &tm);
+	/* years since 1900 in one byte: 1900 to 2155 */
+	if (!gmtime_r(&t, &tm) || tm.tm_year < 0 || tm.tm_year > 255) {
+		memset(&tm, 0, sizeof(tm));
+		tm.tm_year = t < 0 ? 0 : 255;
+		tm.tm_mday = 1;
+	}
 	p[0] = (uint8_t)tm.tm_year;
 	p[1] = (uint8_t)(tm.tm_mon + 1);
 	p[2] = (uint8_t)tm.tm_mday;

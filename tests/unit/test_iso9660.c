@@ -473,6 +473,30 @@ static void path_table_order_and_size(void **state)
 	aur_iso_tree_release(&t);
 }
 
+/* Recording dates hold the years 1900 to 2155: others are clamped, not
+ * wrapped around. */
+static void dates_in_range(void **state)
+{
+	struct aur_iso_tree t;
+	struct aur_iso_entry late = {"late", S_IFREG | 0644, 32503680000, NULL,
+				     0}; /* 3000 */
+	struct aur_iso_entry early = {"early", S_IFREG | 0644, -2300000000LL,
+				      NULL, 0}; /* 1897 */
+	struct aur_iso_entry now = {"now", S_IFREG | 0644, 1700000000, NULL, 0};
+
+	tree_init(&t, false, false);
+	assert_int_equal(aur_iso_dir_add(&t, t.root, &late, NULL), 0);
+	assert_int_equal(aur_iso_dir_add(&t, t.root, &early, NULL), 0);
+	assert_int_equal(aur_iso_dir_add(&t, t.root, &now, NULL), 0);
+	assert_int_equal(t.root->recs[aur_iso_dir_find(t.root, "late")].raw[18],
+			 255);
+	assert_int_equal(
+		t.root->recs[aur_iso_dir_find(t.root, "early")].raw[18], 0);
+	assert_int_equal(t.root->recs[aur_iso_dir_find(t.root, "now")].raw[18],
+			 123);
+	aur_iso_tree_release(&t);
+}
+
 static void records_never_cross_blocks(void **state)
 {
 	struct aur_iso_tree t;
@@ -499,6 +523,7 @@ int main(void)
 		cmocka_unit_test(replace_and_remove),
 		cmocka_unit_test(subdirectories_and_path_tables),
 		cmocka_unit_test(path_table_order_and_size),
+		cmocka_unit_test(dates_in_range),
 		cmocka_unit_test(records_never_cross_blocks),
 	};
 
