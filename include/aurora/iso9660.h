@@ -10,7 +10,8 @@
  * an aur_iso_tree: its volume descriptor and its directories, loaded from
  * the image (metadata only). Directory records are kept as raw bytes so
  * that everything this code does not understand (timestamps, SUSP entries,
- * continuation areas, multi-extent files) is copied unchanged.
+ * continuation areas, multi-extent files) is copied unchanged - except in
+ * the records of files an edit replaces, which are written anew.
  *
  * Block numbers inside a tree are relative to tree->base, as on disk.
  */

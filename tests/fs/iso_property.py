@@ -39,13 +39,14 @@ Environment (or the matching --options):
   ISO_PROPERTY_SEED    seed to replay (default: random, printed)
   ISO_PROPERTY_FIRST   index of the first edit
   ISO_PROPERTY_ONLY    run edit i of such a run only (a replay)
-  ISO_PROPERTY_MOUNTS  how many edits also go through a mount (default 8)
+  ISO_PROPERTY_MOUNTS  how many edits go through a mount instead (default 1%,
+                       at least 8)
   ISO_PROPERTY_DEMO    edits on the demo ISOs (default 4)
   ISO_PROPERTY_JOBS    parallel edits (default 2)
   ISO_PROPERTY_KEEP    keep the work directory of a failure
   ISO_PROPERTY_TMP     where to work (default /dev/shm when it has room)
   ISO_PROPERTY_LAYOUTS a subset of auroraboot,mkrescue,isolinux,eltorito
---long runs 20000 edits with 40 mounts: a hand-run soak.
+--long runs 20000 edits (200 through a mount): a hand-run soak.
 
 On failure it prints the seed, the edit's index and a minimal edit (the
 additions that still make it fail), and exits 1. Exit 77 (skip) when the
@@ -540,6 +541,9 @@ def generate(index, seed, base, mount):
         model = dict(model)
         model["/config.yaml"] = ("f", "cloud-config", 0o644)
     jidx = joliet_index(model) if base.joliet else None
+    if mount and r.random() < 0.5 and model.get("/config.yaml", ("f",))[0] == "f":
+        # the overlay's own config.yaml, which the cloud-config replaces
+        adds.append(Addition("/config.yaml", "f", b"overlay config\n", 0o600))
     tries = 0
     while len(adds) < n and tries < n * 20:
         tries += 1
@@ -839,13 +843,14 @@ def main():
         os.environ.get("ISO_PROPERTY_EDITS") or os.environ.get("ISO_PROPERTY_DEFAULT_EDITS") or "2000"))
     ap.add_argument("--seed", default=os.environ.get("ISO_PROPERTY_SEED"))
     ap.add_argument("--first", type=int, default=int(os.environ.get("ISO_PROPERTY_FIRST", "0")))
-    ap.add_argument("--mounts", type=int, default=int(os.environ.get("ISO_PROPERTY_MOUNTS", "8")))
+    ap.add_argument("--mounts", type=int, default=None if "ISO_PROPERTY_MOUNTS" not in os.environ
+                    else int(os.environ["ISO_PROPERTY_MOUNTS"]))
     ap.add_argument("--demo", type=int, default=int(os.environ.get("ISO_PROPERTY_DEMO", "4")))
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("ISO_PROPERTY_JOBS", "2")))
     ap.add_argument("--only", type=int, default=int(os.environ.get("ISO_PROPERTY_ONLY", "-1")),
                     help="run this edit of the run only (a replay)")
     ap.add_argument("--keep", action="store_true", default=bool(os.environ.get("ISO_PROPERTY_KEEP")))
-    ap.add_argument("--long", action="store_true", help="20000 edits, 40 through a mount")
+    ap.add_argument("--long", action="store_true", help="20000 edits, 200 through a mount")
     ap.add_argument("--layouts", default=os.environ.get("ISO_PROPERTY_LAYOUTS", ",".join(LAYOUTS)),
                     help="comma-separated subset of " + ",".join(LAYOUTS))
     ap.add_argument("--files-only", action="store_true",
@@ -854,7 +859,9 @@ def main():
     global FILES_ONLY
     FILES_ONLY = o.files_only
     if o.long:
-        o.edits, o.mounts = 20000, 40
+        o.edits = 20000
+    if o.mounts is None:
+        o.mounts = max(8, o.edits // 100)
     if not MKISO:
         print("MKISO must name aurorafs-mkiso", file=sys.stderr)
         return 2
