@@ -32,7 +32,7 @@ static int find_record(struct aur_iso_tree *t, const char *path,
 
 	for (;;) {
 		char name[256];
-		size_t len;
+		size_t len, at;
 		struct aur_iso_rec *rec;
 
 		while (*p == '/')
@@ -43,14 +43,15 @@ static int find_record(struct aur_iso_tree *t, const char *path,
 		memcpy(name, p, len);
 		name[len] = '\0';
 		p += len;
-		rec = aur_iso_dir_find(d, name);
-		if (!rec)
+		at = aur_iso_dir_find(d, name);
+		if (!at)
 			return -ENOENT;
+		rec = &d->recs[at];
 		if (!*p) {
 			if (rec->dir)
 				return -EISDIR;
 			*dir = d;
-			*index = (size_t)(rec - d->recs);
+			*index = at;
 			return 0;
 		}
 		if (!rec->dir)

@@ -11,7 +11,12 @@
  * partition that holds the data grows to cover the delta and partitions
  * after it (an appended EFI partition, the backup GPT) move along. Every
  * hierarchy is edited alike: the primary one with Rock Ridge, Joliet, and
- * the copies xorriso writes for a partition offset. El Torito boot images
+ * the copies xorriso writes for a partition offset; copies of a tree's
+ * volume descriptors (xorriso's relocated superblock) follow it. All
+ * records are added first, then the delta is laid out and the records
+ * get their extents (records move while directories grow). Any error -
+ * reading, allocating, a name that cannot be held - fails the whole edit:
+ * there is no partial image. El Torito boot images
  * stay where they are unless they lie after the insertion point; their
  * catalog follows them. The delta is padded to a whole MiB so that
  * cylinder and 4K alignment of the base survive.
@@ -28,13 +33,21 @@
 struct aur_source;
 struct aur_extmap;
 
+/*
+ * One path to add. Additions apply in order: a later addition of a path
+ * replaces an earlier one (or the base's file or link there). Directories
+ * on the way are created as needed. A symbolic link (S_IFLNK) is recorded
+ * as a Rock Ridge link with @link as its target, and left out of
+ * hierarchies that cannot hold links (Joliet, no Rock Ridge).
+ */
 struct aur_iso_addition {
 	const char *path; /* "/config.yaml", "/boot/grub2/grub.cfg" */
 	bool is_dir; /* an (empty) directory to create */
-	struct aur_source *src; /* the content (files only) */
+	struct aur_source *src; /* the content (regular files only) */
 	uint64_t size;
 	uint32_t mode; /* st_mode, file type bits included */
 	time_t mtime;
+	const char *link; /* S_IFLNK: the target, as it is */
 };
 
 struct aur_iso_edit;

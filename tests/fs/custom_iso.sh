@@ -162,16 +162,17 @@ for kind in notiso truncated; do
 done
 pass "a base that is not ISO 9660, or truncated: EIO and a log line"
 
-mkdir -p "$T/bad1" "$T/bad2"
-ln -s /nonexistent "$T/bad1/dangling"
-touch "$T/bad2/$(printf 'n%.0s' $(seq 1 240))"
-for kind in bad1 bad2; do
+# a link target too long for a Rock Ridge continuation block (links are
+# recorded, not followed: a dangling one is fine, see overlay.sh)
+mkdir -p "$T/bad1"
+ln -s "/$(printf 'x%.0s' $(seq 1 3000))" "$T/bad1/longlink"
+for kind in bad1; do
 	# shellcheck disable=SC2046
 	mount_afs "$M" $(args "file://$T/rel-AURORABOOT" "$T/state-$kind") --set iso.overlay_iso="$T/$kind"
 	if stat "$M/iso/$CUSTOM" >/dev/null 2>&1; then fail "$kind overlay: custom ISO was built"; fi
-	grep -qE "overlay file '.*dangling'|cannot be held in ISO 9660" "$AFS_LOG" ||
+	grep -qE "cannot be held in ISO 9660" "$AFS_LOG" ||
 		fail "$kind overlay: no clear message: $(tail -n 3 "$AFS_LOG")"
 	cmp "$M/iso/$ISO" "$DEMO_ISO_AURORABOOT" || fail "$kind: base no longer served"
 	unmount_afs "$M" "$AFS_PID"
 done
-pass "unreadable overlay files and impossible names: EIO and a log line"
+pass "overlay entries ISO 9660 cannot hold: EIO and a log line"
