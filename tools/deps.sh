@@ -7,14 +7,14 @@ PKGS=(
 	# build
 	gcc clang clang-format meson ninja-build pkg-config git
 	libfuse3-dev libcurl4-openssl-dev libarchive-dev libyaml-dev
-	libssl-dev libcmocka-dev libclang-rt-14-dev
+	libssl-dev libcmocka-dev libclang-rt-14-dev libsquashfs-dev
 	# run
 	fuse3 ca-certificates
 	# the demo OS and the tests
 	busybox-static cpio kmod xorriso grub-common grub-pc-bin
 	grub-efi-amd64-bin mtools dosfstools squashfs-tools isolinux
 	syslinux-common genisoimage fdisk e2fsprogs ovmf qemu-system-x86
-	qemu-utils python3 curl util-linux procps
+	qemu-utils python3 curl util-linux procps squashfs-tools-ng attr
 )
 
 missing=()
