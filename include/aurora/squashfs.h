@@ -18,6 +18,11 @@
  *          id table, then xattr tables (if any xattr)
  *          zeros up to a multiple of 4 KiB, for loop devices
  *
+ * GRUB 2.06 reads only the first 64 KiB of a directory's listing (it cuts
+ * an extended directory's size to 16 bits, whoever wrote the image): in a
+ * directory of more than about 1,500 names, the later ones are out of its
+ * reach. The kernel reads them all.
+ *
  * Deterministic: the same tree and options give the same bytes, whatever
  * the number of threads and their timing. Inodes are numbered in walk
  * order (the root is 1, then depth first, children by name; a hard-linked
