@@ -755,8 +755,20 @@ static int finish_image(struct writer *w)
 
 /* ---- the whole ---- */
 
-static void writer_release(struct writer *w)
+/* After a failure, blocks may still be with the workers, and destroying
+ * the block processor would leak them: take them back (written or not, it
+ * no longer matters). Each failed round gives back at least one. */
+static void drain(struct writer *w)
 {
+	for (unsigned i = 0; i < w->o.threads * BACKLOG_PER_THREAD + 3; i++)
+		if (sqfs_block_processor_sync(w->proc) == 0)
+			return;
+}
+
+static void writer_release(struct writer *w, bool failed)
+{
+	if (w->proc && failed)
+		drain(w);
 	/* the block processor first: blocks in flight point at inodes */
 	sqfs_destroy(w->proc);
 	sqfs_destroy(w->dirs);
@@ -827,6 +839,6 @@ int64_t aur_squashfs_write(const struct aur_rootfs *fs,
 			  (unsigned long long)w.bytes_total,
 			  (unsigned long long)w.out.size,
 			  compressors[w.o.comp].name);
-	writer_release(&w);
+	writer_release(&w, r < 0);
 	return r < 0 ? r : (int64_t)w.out.size;
 }

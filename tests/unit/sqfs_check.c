@@ -439,6 +439,21 @@ void check_cleanup(void)
 	mounted = NULL;
 }
 
+bool mount_small_tmpfs(const char *dir, const char *size)
+{
+	AUR_AUTOFREE char *opt = aur_printf("size=%s", size);
+	const char *argv[] = {"mount", "-t",	"tmpfs", "-o",
+			      opt,     "tmpfs", dir,	 NULL};
+
+	if (geteuid() != 0 || run(argv, NULL) != 0) {
+		print_message("cannot mount a tmpfs here: skipped\n");
+		return false;
+	}
+	mounted = strdup(dir);
+	assert_non_null(mounted);
+	return true;
+}
+
 bool check_kernel(const struct aur_rootfs *fs, const char *img, const char *tmp)
 {
 	AUR_AUTOFREE char *dir = aur_printf("%s/mnt", tmp);

@@ -68,6 +68,10 @@ void check_rdsquashfs(const struct aur_rootfs *fs, const char *img,
 bool check_kernel(const struct aur_rootfs *fs, const char *img,
 		  const char *tmp);
 
+/* Mount a tmpfs of @size bytes on @dir, for check_cleanup() to unmount.
+ * false (after a message) when this process may not. */
+bool mount_small_tmpfs(const char *dir, const char *size);
+
 /* Unmount what a failed check_kernel() left mounted (a cmocka failure
  * leaves the function halfway); call it from each test's teardown. */
 void check_cleanup(void);

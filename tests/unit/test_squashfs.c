@@ -903,11 +903,10 @@ static const struct aur_source_ops failing_ops = {.get_run = failing_get_run};
 static int64_t write_to_temp(const struct aur_rootfs *fs,
 			     const struct aur_sqfs_opts *o)
 {
-	char *tmp = temp_dir();
-	AUR_AUTOFREE char *img = aur_printf("%s/e.sqfs", tmp);
-	int64_t r = write_image(fs, o, img);
+	AUR_AUTOFREE char *img =
+		aur_printf("%s/e.sqfs", scratch ? scratch : temp_dir());
 
-	return r;
+	return write_image(fs, o, img);
 }
 
 static void test_source_error(void **state)
@@ -917,11 +916,15 @@ static void test_source_error(void **state)
 	struct aur_fnode proto = {
 		.mode = S_IFREG | 0644, .size = 300000, .src = &bad};
 
+	/* blocks in flight when it fails: none may leak */
+	struct aur_sqfs_opts o = {.block_size = 65536, .threads = 2};
+
 	put_file(fs, "a", pattern(5000, 1), 5000, 0644);
+	put_file(fs, "b", pattern(4 * MIB, 2), 4 * MIB, 0644);
 	assert_non_null(aur_rootfs_put(fs, "usr/lib/broken", &proto));
-	put_file(fs, "z", pattern(5000, 2), 5000, 0644);
+	put_file(fs, "z", pattern(5000, 3), 5000, 0644);
 	capture_logs();
-	assert_int_equal(write_to_temp(fs, NULL), -EIO);
+	assert_int_equal(write_to_temp(fs, &o), -EIO);
 	assert_non_null(strstr(captured_logs(), "'/usr/lib/broken'"));
 	release_logs();
 	aur_rootfs_free(fs);
@@ -958,6 +961,27 @@ static void test_no_space(void **state)
 	assert_non_null(strstr(captured_logs(), "No space left on device"));
 	release_logs();
 	close(fd);
+	aur_rootfs_free(fs);
+}
+
+/* The disk fills up halfway through the data, with blocks in flight. */
+static void test_no_space_midway(void **state)
+{
+	struct aur_rootfs *fs = aur_rootfs_new();
+	struct aur_sqfs_opts o = {
+		.comp = AUR_SQFS_NONE, .block_size = 65536, .threads = 2};
+	AUR_AUTOFREE char *img = aur_printf("%s/full.sqfs", temp_dir());
+	uint8_t *data = malloc(4 * MIB);
+
+	assert_non_null(data);
+	memset(data, 'x', 4 * MIB);
+	put_file(fs, "a", data, 4 * MIB, 0644);
+	if (mount_small_tmpfs(scratch, "1m")) {
+		capture_logs();
+		assert_int_equal(write_image(fs, &o, img), -ENOSPC);
+		assert_non_null(
+			strstr(captured_logs(), "No space left on device"));
+	}
 	aur_rootfs_free(fs);
 }
 
@@ -1131,6 +1155,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_source_error, teardown),
 		cmocka_unit_test_teardown(test_short_source, teardown),
 		cmocka_unit_test_teardown(test_no_space, teardown),
+		cmocka_unit_test_teardown(test_no_space_midway, teardown),
 		cmocka_unit_test_teardown(test_limits, teardown),
 		cmocka_unit_test_teardown(test_too_many_ids, teardown),
 		cmocka_unit_test_teardown(test_unstorable_xattr, teardown),
