@@ -50,7 +50,9 @@
 #define MAX_MAJOR 0xfffu /* the 32-bit device number of the kernel's */
 #define MAX_MINOR 0xfffffu /* new_encode_dev() */
 #define NO_XATTR 0xFFFFFFFFu
-#define BACKLOG_PER_THREAD 10 /* blocks in flight per worker */
+#define BACKLOG_PER_THREAD 10 /* blocks in flight per worker, */
+#define BACKLOG_BYTES (256u << 20) /* up to this much memory */
+#define MAX_THREADS 64
 
 #define UNCOMPRESSED_FLAGS                                               \
 	(SQFS_FLAG_UNCOMPRESSED_INODES | SQFS_FLAG_UNCOMPRESSED_DATA |   \
@@ -64,8 +66,7 @@ static const struct {
 } compressors[] = {
 	[AUR_SQFS_GZIP] = {"gzip", SQFS_COMP_GZIP, SQFS_GZIP_MIN_LEVEL,
 			   SQFS_GZIP_MAX_LEVEL},
-	[AUR_SQFS_XZ] = {"xz", SQFS_COMP_XZ, SQFS_XZ_MIN_LEVEL,
-			 SQFS_XZ_MAX_LEVEL},
+	[AUR_SQFS_XZ] = {"xz", SQFS_COMP_XZ, 1, SQFS_XZ_MAX_LEVEL},
 	[AUR_SQFS_ZSTD] = {"zstd", SQFS_COMP_ZSTD, SQFS_ZSTD_MIN_LEVEL,
 			   SQFS_ZSTD_MAX_LEVEL},
 	[AUR_SQFS_NONE] = {"none", SQFS_COMP_GZIP, 0, 0},
@@ -75,6 +76,7 @@ static const struct {
 struct ino {
 	const struct aur_fnode *n; /* the node with the metadata and data */
 	uint32_t number; /* 1 + its index in writer.inos */
+	uint32_t nlink; /* its names, as counted in the tree */
 	bool written;
 	uint64_t ref; /* its place in the inode table, once written */
 	/* regular files: made and filled in by the block processor, which
@@ -109,6 +111,7 @@ struct writer {
 	struct ino_map map;
 
 	uint8_t *buf; /* one block of file data */
+	uint64_t xattrs_left_out;
 	uint32_t newest; /* the newest mtime: the mkfs time */
 	uint64_t files_done, files_total, bytes_done, bytes_total;
 };
@@ -192,7 +195,17 @@ static int take_opts(struct aur_sqfs_opts *o, const struct aur_sqfs_opts *in)
 	}
 	if (o->threads == 0)
 		o->threads = cpu_count();
+	o->threads = AUR_MIN(o->threads, MAX_THREADS);
 	return 0;
+}
+
+/* Blocks in flight: enough to keep every worker busy, within
+ * BACKLOG_BYTES (libsquashfs needs at least 3). */
+static unsigned backlog(const struct aur_sqfs_opts *o)
+{
+	unsigned most = AUR_MAX(3u, BACKLOG_BYTES / o->block_size);
+
+	return AUR_MIN(o->threads * BACKLOG_PER_THREAD, most);
 }
 
 int aur_sqfs_compression_parse(const char *s, enum aur_sqfs_compression *out)
@@ -336,6 +349,8 @@ static int index_tree(struct writer *w, const struct aur_fnode *n)
 	}
 	if (!w->map.keys[slot])
 		r = add_ino(w, inode, slot);
+	if (r == 0)
+		w->inos[w->map.vals[slot]].nlink++;
 	for (size_t i = 0; r == 0 && i < n->nchildren; i++)
 		r = index_tree(w, n->children[i]);
 	return r;
@@ -389,7 +404,7 @@ static int make_writers(struct writer *w)
 		.size = sizeof(desc),
 		.max_block_size = w->o.block_size,
 		.num_workers = w->o.threads,
-		.max_backlog = w->o.threads * BACKLOG_PER_THREAD,
+		.max_backlog = backlog(&w->o),
 		.cmp = w->cmp,
 		.file = &w->out.base, /* fragments are compared, not */
 		.uncmp = w->uncmp, /* only hashed, before sharing */
@@ -463,8 +478,11 @@ static int write_file(struct writer *w, struct ino *ino)
 	}
 	if (r == 0)
 		r = sqfs_block_processor_end_file(w->proc);
-	if (r)
-		return lib_fail(w, r, "writing file data");
+	if (r) {
+		r = aur_sqfs_errno(&w->out, r);
+		log_node(LOG_ERR, n, "writing its data: %s", strerror(-r));
+		return r;
+	}
 	w->files_done++;
 	report(w);
 	return 0;
@@ -511,10 +529,11 @@ static int xattr_index(struct writer *w, const struct aur_fnode *n,
 		const struct aur_xattr *x = &n->xattrs[i];
 
 		if (!xattr_storable(x->name)) {
-			log_node(LOG_WARNING, n,
-				 "xattr '%s' left out: squashfs stores only "
-				 "user., trusted. and security.",
-				 x->name);
+			if (w->xattrs_left_out++ == 0)
+				log_node(LOG_WARNING, n,
+					 "xattr '%s' left out: squashfs stores "
+					 "only user., trusted. and security.",
+					 x->name);
 			continue;
 		}
 		r = sqfs_xattr_writer_add(w->xattrs, x->name, x->value, x->len);
@@ -530,8 +549,9 @@ static uint32_t encode_dev(uint32_t major, uint32_t minor)
 }
 
 /* A new inode for a symlink, device, fifo or socket. */
-static sqfs_inode_generic_t *special_inode(const struct aur_fnode *n)
+static sqfs_inode_generic_t *special_inode(const struct ino *ino)
 {
+	const struct aur_fnode *n = ino->n;
 	size_t extra = S_ISLNK(n->mode) ? strlen(n->target) : 0;
 	sqfs_inode_generic_t *inode = calloc(1, sizeof(*inode) + extra);
 
@@ -540,7 +560,7 @@ static sqfs_inode_generic_t *special_inode(const struct aur_fnode *n)
 	switch (n->mode & S_IFMT) {
 	case S_IFLNK:
 		inode->base.type = SQFS_INODE_SLINK;
-		inode->data.slink.nlink = n->nlink;
+		inode->data.slink.nlink = ino->nlink;
 		inode->data.slink.target_size = (sqfs_u32)extra;
 		memcpy(inode->extra, n->target, extra);
 		break;
@@ -548,14 +568,14 @@ static sqfs_inode_generic_t *special_inode(const struct aur_fnode *n)
 	case S_IFBLK:
 		inode->base.type =
 			S_ISCHR(n->mode) ? SQFS_INODE_CDEV : SQFS_INODE_BDEV;
-		inode->data.dev.nlink = n->nlink;
+		inode->data.dev.nlink = ino->nlink;
 		inode->data.dev.devno =
 			encode_dev(n->rdev_major, n->rdev_minor);
 		break;
 	default:
 		inode->base.type =
 			S_ISFIFO(n->mode) ? SQFS_INODE_FIFO : SQFS_INODE_SOCKET;
-		inode->data.ipc.nlink = n->nlink;
+		inode->data.ipc.nlink = ino->nlink;
 		break;
 	}
 	return inode;
@@ -567,10 +587,10 @@ static void set_file_nlink(struct ino *ino)
 {
 	sqfs_inode_generic_t *inode = ino->file;
 
-	if (ino->n->nlink > 1)
+	if (ino->nlink > 1)
 		sqfs_inode_make_extended(inode); /* fails for no file */
 	if (inode->base.type == SQFS_INODE_EXT_FILE)
-		inode->data.file_ext.nlink = ino->n->nlink;
+		inode->data.file_ext.nlink = ino->nlink;
 }
 
 /* Fill in what every inode has and append @inode to the inode table. */
@@ -623,7 +643,7 @@ static int write_inode(struct writer *w, struct ino *ino)
 		set_file_nlink(ino);
 		return put_inode(w, ino, ino->file, xattr);
 	}
-	inode = special_inode(ino->n);
+	inode = special_inode(ino);
 	if (!inode)
 		return no_memory();
 	r = put_inode(w, ino, inode, xattr);
@@ -760,7 +780,7 @@ static int finish_image(struct writer *w)
  * no longer matters). Each failed round gives back at least one. */
 static void drain(struct writer *w)
 {
-	for (unsigned i = 0; i < w->o.threads * BACKLOG_PER_THREAD + 3; i++)
+	for (unsigned i = 0; i < backlog(&w->o) + 3; i++)
 		if (sqfs_block_processor_sync(w->proc) == 0)
 			return;
 }
@@ -832,6 +852,10 @@ int64_t aur_squashfs_write(const struct aur_rootfs *fs,
 		return r;
 	aur_sqfs_out_init(&w.out, fd);
 	r = write_image(&w);
+	if (w.xattrs_left_out > 1)
+		aur_warn("squashfs: %llu xattrs left out in all (squashfs has "
+			 "no place for them)",
+			 (unsigned long long)w.xattrs_left_out);
 	if (r == 0)
 		aur_debug("squashfs: %zu inodes, %llu files, %llu bytes of "
 			  "data, image %llu bytes (%s)",

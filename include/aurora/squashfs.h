@@ -67,12 +67,13 @@ typedef void (*aur_sqfs_progress_fn)(void *ctx, uint64_t files_done,
 struct aur_sqfs_opts {
 	enum aur_sqfs_compression comp;
 	/* 0: the compressor's default (gzip 9, xz 6, zstd 15); else gzip
-	 * 1-9, xz 0-9, zstd 1-22 */
+	 * 1-9, xz 1-9, zstd 1-22 */
 	int level;
 	/* 0: 1 MiB (AuroraBoot's mksquashfs -b 1024k); else a power of two
 	 * from 4 KiB to 1 MiB */
 	uint32_t block_size;
-	unsigned threads; /* compressing threads; 0: one per usable CPU */
+	/* compressing threads; 0: one per usable CPU; at most 64 */
+	unsigned threads;
 	aur_sqfs_progress_fn progress; /* may be NULL */
 	void *progress_ctx;
 };

@@ -385,6 +385,27 @@ static void test_no_fragments(void **state)
 	aur_rootfs_free(fs);
 }
 
+/* Nothing but the root directory. */
+static void test_empty_tree(void **state)
+{
+	struct aur_rootfs *fs = aur_rootfs_new();
+	char *tmp = temp_dir();
+	AUR_AUTOFREE char *img = aur_printf("%s/empty.sqfs", tmp);
+	const char *argv[] = {"grub-fstest", img, "ls", "/", NULL};
+
+	aur_rootfs_root(fs)->mtime = 1234567890;
+	aur_rootfs_root(fs)->mode = S_IFDIR | 0700;
+	assert_int_equal(write_image(fs, NULL, img), 4096);
+	if (have_readers()) {
+		check_listing(fs, img);
+		check_unsquashfs(fs, img, tmp);
+		check_kernel(fs, img, tmp);
+	}
+	if (have_tool("grub-fstest"))
+		assert_int_equal(run(argv, NULL), 0);
+	aur_rootfs_free(fs);
+}
+
 /* ---- random trees ---- */
 
 struct rnd {
@@ -1159,6 +1180,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_limits, teardown),
 		cmocka_unit_test_teardown(test_too_many_ids, teardown),
 		cmocka_unit_test_teardown(test_unstorable_xattr, teardown),
+		cmocka_unit_test_teardown(test_empty_tree, teardown),
 		cmocka_unit_test_teardown(test_no_fragments, teardown),
 		cmocka_unit_test_teardown(test_grub_refuses_zstd, teardown),
 		cmocka_unit_test_teardown(test_features, teardown),
