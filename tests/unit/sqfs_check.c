@@ -396,8 +396,9 @@ void check_unsquashfs(const struct aur_rootfs *fs, const char *img,
 		      const char *tmp)
 {
 	AUR_AUTOFREE char *dir = aur_printf("%s/unsquashfs", tmp);
-	const char *argv[] = {"unsquashfs", "-no-progress", "-d", dir, img,
-			      NULL};
+	/* exit status 0: not even a non-fatal error (2) */
+	const char *argv[] = {
+		"unsquashfs", "-no-progress", "-xattrs", "-d", dir, img, NULL};
 
 	assert_int_equal(run(argv, NULL), 0);
 	check_dir(fs, dir, check_what_we_can());
