@@ -24,6 +24,7 @@ enum check_what {
 	CHECK_XATTRS = 4,
 	CHECK_TOP_AS_MADE = 8, /* the top directory is the reader's own */
 	CHECK_LINKS_AS_COPIES = 16, /* hard links come out as copies */
+	CHECK_DIR_LINKS = 32, /* directories: 2 + subdirectories, as stored */
 };
 
 /* Run @argv (argv[0] looked up in PATH) with stdout into @out (NULL:
@@ -52,7 +53,8 @@ void check_dir(const struct aur_rootfs *fs, const char *dir, unsigned what);
  * target. */
 void check_listing(const struct aur_rootfs *fs, const char *img);
 
-/* unsquashfs -d into a new directory under @tmp, then check_dir(). */
+/* unsquashfs -d into a new directory under @tmp, then check_dir(). Needs
+ * root (else skipped, with a message), as rdsquashfs below. */
 void check_unsquashfs(const struct aur_rootfs *fs, const char *img,
 		      const char *tmp);
 
