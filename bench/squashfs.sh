@@ -5,10 +5,10 @@
 # 300 MiB and 7,000 files of mixed compressibility: wall time (best of
 # RUNS, warm page cache) and image size, for gzip level 9 (mksquashfs's
 # default, which AuroraBoot runs), gzip 6, zstd 15 (both tools' default),
-# zstd 3, no compression, and xz with XZ=1. Both get 1 MiB blocks and
-# THREADS threads (default: every CPU). Ratios are against mksquashfs with
-# the same settings and against AuroraBoot's mksquashfs gzip 9, measured
-# in the same run.
+# zstd 3, no compression, and xz with XZ=1 (ONLY=REGEX picks settings).
+# Both get 1 MiB blocks and THREADS threads (default: every CPU). Ratios
+# are against mksquashfs with the same settings and against AuroraBoot's
+# mksquashfs gzip 9, measured in the same run.
 #
 # Usage: bench/squashfs.sh [TREE_MIB]   (default 300; needs root, a built
 # tree - meson setup build && ninja -C build - and the demo OS in
@@ -38,6 +38,15 @@ SETTINGS=(
 	"none|-c none|-noI -noD -noF -noX"
 )
 [ "${XZ:-0}" = 1 ] && SETTINGS+=("xz|-c xz|-comp xz")
+# ONLY=REGEX keeps the settings whose name matches (and gzip 9, the
+# baseline): ONLY=xz XZ=1 for xz alone
+if [ -n "${ONLY:-}" ]; then
+	kept=()
+	for line in "${SETTINGS[@]}"; do
+		[[ ${line%%|*} =~ ^gzip\ 9$|$ONLY ]] && kept+=("$line")
+	done
+	SETTINGS=("${kept[@]}")
+fi
 
 # synthetic DIR MIB: ~7,000 files per 300 MiB in nested directories, made
 # of slices of this machine's own files - a quarter of them random bytes,
