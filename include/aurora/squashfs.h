@@ -52,8 +52,9 @@ enum aur_sqfs_compression {
 	/* Nothing compressed: data blocks, fragment blocks and metadata
 	 * blocks are stored as they are, with squashfs's "uncompressed"
 	 * bits and superblock flags set, and the superblock names gzip (as
-	 * mksquashfs -noI -noD -noF -noX does). Tail ends are still packed
-	 * into fragment blocks and duplicates still stored once. */
+	 * mksquashfs -noI -noD -noF -noX does). As with the others, tail
+	 * ends are packed into fragment blocks, a block of zeros takes no
+	 * room (a sparse block) and duplicate data is stored once. */
 	AUR_SQFS_NONE,
 };
 
