@@ -8,14 +8,14 @@ PKGS=(
 	gcc clang clang-format meson ninja-build pkg-config git
 	libfuse3-dev libcurl4-openssl-dev libarchive-dev libyaml-dev
 	libssl-dev libcmocka-dev libclang-rt-14-dev libjansson-dev zlib1g-dev
-	libzstd-dev libext2fs-dev
+	libzstd-dev libext2fs-dev libsquashfs-dev
 	# run
 	fuse3 ca-certificates
 	# the demo OS and the tests
 	busybox-static cpio kmod xorriso grub-common grub-pc-bin
 	grub-efi-amd64-bin mtools dosfstools squashfs-tools isolinux
 	syslinux-common genisoimage fdisk gdisk e2fsprogs ovmf qemu-system-x86
-	qemu-utils python3 curl util-linux procps zstd
+	qemu-utils python3 curl util-linux procps zstd squashfs-tools-ng attr
 	# container image sources: a registry, a daemon and image tools to test
 	# against
 	docker-registry skopeo podman umoci
