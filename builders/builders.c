@@ -14,6 +14,7 @@
 static const struct aur_builder *const builders[] = {
 	&aur_builder_release_iso, /* source: a release's ISO */
 	&aur_builder_image, /* source: a container image's rootfs */
+	&aur_builder_squashfs, /* rootfs -> /netboot/rootfs.squashfs */
 	&aur_builder_rootfs_boot, /* rootfs -> kernel, initrd */
 	&aur_builder_live_iso, /* rootfs and the above -> the live ISO */
 	&aur_builder_raw_disk, /* rootfs, squashfs -> raw disks */
@@ -69,8 +70,13 @@ int aur_builders_add_all(struct aur_build_ctx *ctx)
 	while (progress) {
 		progress = false;
 		for (size_t i = 0; i < NBUILDERS; i++) {
-			if (done[i] || (builders[i]->needs & provided) !=
-					       builders[i]->needs)
+			const struct aur_builder *b = builders[i];
+
+			/* ready once what it needs is there, unless what it
+			 * provides is provided already (by a builder that
+			 * makes it more directly from this source) */
+			if (done[i] || (b->needs & provided) != b->needs ||
+			    (b->provides & provided))
 				continue;
 			done[i] = true;
 			progress = true;

@@ -64,6 +64,7 @@ static const struct key_spec keys[] = {
 	STR("iso.extend-live-cmdline", iso.extend_live_cmdline),
 	STR("iso.live_console", iso.live_console),
 	STR("netboot.cmdline", netboot.cmdline),
+	STR("squashfs.compression", squashfs.compression),
 	BOOL("disk.efi", disk.efi),
 	BOOL("disk.bios", disk.bios),
 	BOOL("disk.gce", disk.gce),
@@ -80,7 +81,8 @@ static const struct key_spec keys[] = {
 };
 
 static const char *const deprecated_keys[] = {"iso.data", "insecure"};
-static const char *const key_groups[] = {"iso", "netboot", "disk", "system"};
+static const char *const key_groups[] = {"iso", "netboot", "disk", "system",
+					 "squashfs"};
 
 static const struct key_spec *find_key(const char *path)
 {

@@ -103,6 +103,7 @@ struct aur_builder {
 
 extern const struct aur_builder aur_builder_release_iso;
 extern const struct aur_builder aur_builder_image;
+extern const struct aur_builder aur_builder_squashfs;
 extern const struct aur_builder aur_builder_custom_iso;
 extern const struct aur_builder aur_builder_cloud_config;
 extern const struct aur_builder aur_builder_status;

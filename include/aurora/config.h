@@ -63,6 +63,10 @@ struct aur_config {
 		char *cmdline;
 	} netboot;
 	struct {
+		/* aurorafs: gzip (AuroraBoot's), xz, zstd or none */
+		char *compression;
+	} squashfs;
+	struct {
 		bool efi, bios, gce, vhd, partitions, maas;
 		uint64_t size_mib, state_size_mib, recovery_image_size_mib;
 	} disk;

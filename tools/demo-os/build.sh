@@ -80,13 +80,17 @@ CMDLINE="root=live:CDLABEL=$VOLID rd.live.dir=/ rd.live.squashimg=rootfs.squashf
 # (q35 AHCI CD-ROM, i440fx IDE, virtio disk/SCSI/NIC, e1000/e1000e) and the
 # filesystems the initramfs mounts.  Dependencies are added automatically.
 MODULES=(virtio_pci virtio_blk virtio_scsi virtio_net e1000 e1000e
-	ahci ata_piix sr_mod sd_mod isofs squashfs loop vfat
+	ahci ata_piix sr_mod sd_mod isofs squashfs loop vfat ext4
 	nls_cp437 nls_ascii nls_iso8859_1 nls_utf8)
 
 # Just enough GRUB to read an ISO or a FAT ESP and boot Linux from it.
 GRUB_COMMON_MODULES="iso9660 part_msdos part_gpt normal configfile search search_fs_file search_fs_uuid search_label linux echo test serial terminal"
 GRUB_BIOS_MODULES="$GRUB_COMMON_MODULES biosdisk"
 GRUB_EFI_MODULES="$GRUB_COMMON_MODULES fat efi_gop"
+# The image's own EFI GRUB, which aurorafs puts on live ISOs and disk ESPs:
+# it reads its menu from EFI/BOOT on the device it came from, and can boot
+# the recovery squashfs of a raw disk (ext2, loopback, squashfs).
+GRUB_IMAGE_EFI_MODULES="$GRUB_EFI_MODULES ext2 squash4 loopback gzio xzio regexp"
 
 for tool in busybox cpio gzip dpkg-deb depmod modprobe mksquashfs xorriso \
 	grub-mkimage grub-mkrescue mkfs.vfat mmd mcopy mformat sha256sum apt-get apt-cache; do
@@ -338,6 +342,30 @@ echo kairos-demo >"$ROOTFS/etc/hostname"
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$ROOTFS/etc/passwd"
 printf 'root:x:0:\n' >"$ROOTFS/etc/group"
 printf 'demo kernel %s, package %s\n' "$KVER" "$KERNEL_PKG_VERSION" >"$ROOTFS/etc/aurorafs-demo/kernel"
+
+# What Kairos images carry for the disks AuroraBoot makes of them: the EFI
+# GRUB (where AuroraBoot looks for a distribution's), and the recovery menu
+# in /etc/cos/grub.cfg that boots /cOS/recovery.squashfs from COS_RECOVERY.
+mkdir -p "$ROOTFS/usr/share/efi/x86_64" "$ROOTFS/etc/cos"
+# shellcheck disable=SC2086 # module lists are meant to split into words
+grub-mkimage -O x86_64-efi -p /EFI/BOOT -o "$ROOTFS/usr/share/efi/x86_64/grub.efi" \
+	$GRUB_IMAGE_EFI_MODULES
+cat >"$ROOTFS/etc/cos/grub.cfg" <<EOF
+# aurorafs demo OS: recovery boot of a raw disk
+if [ "\${grub_platform}" = "pc" ]; then
+	serial --unit=0 --speed=115200
+	terminal_input serial console
+	terminal_output serial console
+fi
+set timeout=1
+set default=0
+search --no-floppy --label --set=root COS_RECOVERY
+menuentry "Kairos demo $DEMO_VERSION (recovery)" {
+	loopback loop0 (\$root)/cOS/recovery.squashfs
+	linux (loop0)/boot/vmlinuz root=live:LABEL=COS_RECOVERY rd.live.dir=/cOS rd.live.squashimg=recovery.squashfs console=ttyS0,115200 panic=5
+	initrd (loop0)/boot/initrd
+}
+EOF
 
 # The manifest covers every other regular file; the initramfs re-hashes
 # them after loop-mounting the squashfs, which proves the image arrived

@@ -139,7 +139,7 @@ root_candidates() {
 # iso9660 first because that is what a live medium or a config seed is.
 mount_any() {
 	local t
-	for t in iso9660 vfat; do
+	for t in iso9660 vfat ext4; do
 		mount -t "$t" -o ro "/dev/$1" "$2" 2>/dev/null && return 0
 	done
 	return 1
@@ -318,12 +318,16 @@ collect_extra() { # MNT
 
 # Look at one mounted medium root for config.yaml and aurorafs-extra/.
 inspect_medium() { # NAME MNT
-	if [ -z "$CFG_SRC" ] && [ -f "$2/config.yaml" ]; then
-		cp "$2/config.yaml" /run/config.yaml && {
-			CFG_SRC="$1:/config.yaml"
-			CFG_FILE=/run/config.yaml
-		}
-	fi
+	local f
+	# config.yaml on live media; 90_custom.yaml on a disk's COS_OEM
+	for f in config.yaml 90_custom.yaml; do
+		if [ -z "$CFG_SRC" ] && [ -f "$2/$f" ]; then
+			cp "$2/$f" /run/config.yaml && {
+				CFG_SRC="$1:/$f"
+				CFG_FILE=/run/config.yaml
+			}
+		fi
+	done
 	collect_extra "$2" && EXTRA_SRC=$1
 	return 0
 }
@@ -341,7 +345,7 @@ if [ -z "$CFG_SRC" ] || [ -z "$EXTRA_SRC" ]; then
 	# The boot medium is already mounted: look there first, then every
 	# other device and partition, iso9660 before anything else.
 	[ -n "$ROOT_DEV" ] && inspect_medium "$ROOT_DEV" "$MEDIUM"
-	for fstype in iso9660 vfat; do
+	for fstype in iso9660 vfat ext4; do
 		for name in $(block_devices); do
 			[ -n "$CFG_SRC" ] && [ -n "$EXTRA_SRC" ] && break 2
 			[ "$name" = "$ROOT_DEV" ] && continue
