@@ -23,6 +23,7 @@
 #include <aurora/store.h>
 #include <aurora/tree.h>
 #include <aurora/util.h>
+#include <aurora/vhd.h>
 
 #include <errno.h>
 #include <string.h>
@@ -69,36 +70,6 @@ static void put_be64(uint8_t *p, uint64_t v)
 	iso_put_be32(p + 4, (uint32_t)v);
 }
 
-/* The geometry of the VHD specification's algorithm. */
-static uint32_t vhd_geometry(uint64_t size)
-{
-	uint64_t sectors = AUR_MIN(size / 512, UINT64_C(65535) * 16 * 255);
-	uint64_t cyl_heads, heads, spt;
-
-	if (sectors >= UINT64_C(65535) * 16 * 63) {
-		spt = 255;
-		heads = 16;
-		cyl_heads = sectors / spt;
-	} else {
-		spt = 17;
-		cyl_heads = sectors / spt;
-		heads = (cyl_heads + 1023) / 1024;
-		if (heads < 4)
-			heads = 4;
-		if (cyl_heads >= heads * 1024 || heads > 16) {
-			spt = 31;
-			heads = 16;
-			cyl_heads = sectors / spt;
-		}
-		if (cyl_heads >= heads * 1024) {
-			spt = 63;
-			heads = 16;
-			cyl_heads = sectors / spt;
-		}
-	}
-	return (uint32_t)((cyl_heads / heads) << 16 | heads << 8 | spt);
-}
-
 /* The disk's identity: what the disk is made of (its image mtime, size
  * and the name), so a different disk gets a different id. */
 static void vhd_footer(uint8_t f[VHD_FOOTER], uint64_t size, time_t mtime,
@@ -122,7 +93,7 @@ static void vhd_footer(uint8_t f[VHD_FOOTER], uint64_t size, time_t mtime,
 	memcpy(f + VHD_CREATOR_OS, "Lnux", 4);
 	put_be64(f + VHD_ORIGINAL_SIZE, size);
 	put_be64(f + VHD_CURRENT_SIZE, size);
-	iso_put_be32(f + VHD_GEOMETRY, vhd_geometry(size));
+	iso_put_be32(f + VHD_GEOMETRY, aur_vhd_geometry(size));
 	iso_put_be32(f + VHD_DISK_TYPE, VHD_FIXED);
 	aur_sha256(seed ? seed : name, strlen(seed ? seed : name), id);
 	memcpy(f + VHD_UNIQUE_ID, id, 16);

@@ -35,6 +35,7 @@
 #include <aurora/store.h>
 #include <aurora/tree.h>
 #include <aurora/util.h>
+#include <aurora/vhd.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -322,6 +323,10 @@ static int plan(const struct aur_config *cfg, bool bios, uint64_t squashfs,
 		}
 		l->total_mib = cfg->disk.size_mib;
 	}
+	/* made into a VHD: a whole number of cylinders, so that readers
+	 * that go by the VHD's geometry see the whole disk */
+	if (cfg->disk.vhd && !bios)
+		l->total_mib = aur_vhd_exact_mib(l->total_mib);
 	l->state_mib = cfg->disk.state_size_mib
 			       ? cfg->disk.state_size_mib
 			       : (l->recovery_mib * MIB * 3 + 100 * MIB) / MIB;

@@ -39,6 +39,15 @@ static void progress(void *ctx, uint64_t files_done, uint64_t files_total,
 	aur_job_progress(ctx, "bytes", bytes_done, bytes_total);
 }
 
+static int newer(void *ctx, struct aur_fnode *n)
+{
+	int64_t *newest = ctx;
+
+	if (n->mtime > *newest)
+		*newest = n->mtime;
+	return 0;
+}
+
 static int write_image(void *ctx, int fd)
 {
 	struct write_job *w = ctx;
@@ -90,7 +99,13 @@ static int build(void *ctx, struct aur_image *img)
 	aur_job_end(w.job, r);
 	if (r < 0)
 		return r;
-	img->mtime = (time_t)aur_rootfs_root(w.fs)->mtime;
+	{
+		/* the squashfs's own time: its newest file */
+		int64_t newest = 0;
+
+		aur_rootfs_walk(w.fs, newer, &newest);
+		img->mtime = (time_t)newest;
+	}
 	return aur_extmap_add_source(&img->map, "squashfs", &stored->src, 0,
 				     stored->src.size);
 }
