@@ -149,7 +149,8 @@ static const struct aur_file_ops vhd_ops = {
 struct gce_job {
 	const struct aur_image *raw;
 	uint64_t size; /* the disk grown to whole GiB */
-	struct aur_job *job;
+	const char *what;
+	struct aur_job *job; /* while it is really built */
 	int fd;
 	uint64_t written;
 };
@@ -197,6 +198,7 @@ static int make_gce(void *ctx, int fd)
 	struct archive_entry *e = archive_entry_new();
 	int r = 0;
 
+	g->job = aur_job_start(g->what);
 	g->fd = fd;
 	g->written = 0;
 	if (!a || !e) {
@@ -234,6 +236,7 @@ out:
 	archive_entry_free(e);
 	if (a)
 		archive_write_free(a);
+	aur_job_end(g->job, r);
 	return r;
 }
 
@@ -291,9 +294,8 @@ static int gce_build(void *ctx, struct aur_image *img)
 	}
 	/* GCE wants whole GiB; AuroraBoot always adds some */
 	g.size = (g.raw->map.size / GIB + 1) * GIB;
-	g.job = aur_job_start(what);
+	g.what = what;
 	r = aur_store_get(b->state_dir, key, what, make_gce, &g, stored);
-	aur_job_end(g.job, r);
 	if (r < 0)
 		return r;
 	img->mtime = g.raw->mtime;

@@ -266,6 +266,8 @@ int aur_fat_image(const char *state_dir, const char *what, const char *label,
 
 		r = aur_run(mkfs, env, what);
 		if (r == 0)
+			r = aur_staging_settle(s, "tree");
+		if (r == 0)
 			r = copy_tree(root, img, env, what);
 	}
 	if (r == 0)

@@ -22,6 +22,7 @@
 #include <aurora/isoedit.h>
 #include <aurora/kairos.h>
 #include <aurora/log.h>
+#include <aurora/overlay.h>
 #include <aurora/rootfs.h>
 #include <aurora/source.h>
 #include <aurora/spawn.h>
@@ -79,6 +80,7 @@ struct live_iso {
 /* What one build of the ISO owns. */
 struct live_image {
 	struct aur_file_source skeleton;
+	struct aur_overlay *overlay;
 	struct aur_extmap_source kernel, initrd, squashfs;
 	struct aur_mem_source config;
 	struct aur_iso_edit *edit;
@@ -347,6 +349,8 @@ static int make_skeleton(void *ctx, int out_fd)
 	if (r == 0)
 		r = make_efi_image(s, in);
 	if (r == 0)
+		r = aur_staging_settle(s, "tree");
+	if (r == 0)
 		r = run_xorriso(s, in);
 	if (r == 0) {
 		iso = aur_staging_path(s, "skeleton.iso");
@@ -404,6 +408,55 @@ static int product_view(struct aur_build_ctx *b, enum aur_product p,
 	return r;
 }
 
+/* The skeleton plus, in AuroraBoot's order (a later one wins):
+ * /config.yaml, the iso.overlay_iso files, then the image's kernel, initrd
+ * and squashfs. The skeleton's menu is AuroraBoot's unless the overlay
+ * brings its own. */
+static int edit(struct live_image *li, struct aur_build_ctx *b,
+		const struct skeleton_inputs *in, struct aur_extmap *map)
+{
+	const char *overlay = b->cfg->iso.overlay_iso;
+	AUR_AUTOFREE struct aur_iso_addition *adds = NULL;
+	size_t n = 0, count;
+	int r;
+
+	if (overlay && *overlay) {
+		r = aur_overlay_load(b->state_dir, overlay, &li->overlay);
+		if (r < 0)
+			return -EIO;
+	}
+	count = aur_overlay_count(li->overlay);
+	adds = calloc(count + 4, sizeof(*adds));
+	if (!adds)
+		return -ENOMEM;
+	aur_mem_source_init(&li->config, b->cloud_config ? b->cloud_config : "",
+			    b->cloud_config ? b->cloud_config_len : 0);
+	adds[n++] = (struct aur_iso_addition){.path = "/config.yaml",
+					      .src = &li->config.src,
+					      .size = li->config.src.size,
+					      .mode = S_IFREG | 0644,
+					      .mtime = in->epoch};
+	aur_overlay_additions(li->overlay, adds + n);
+	n += count;
+	adds[n++] = (struct aur_iso_addition){.path = "/boot/kernel",
+					      .src = &li->kernel.src,
+					      .size = li->kernel.src.size,
+					      .mode = S_IFREG | 0644,
+					      .mtime = in->epoch};
+	adds[n++] = (struct aur_iso_addition){.path = "/boot/initrd",
+					      .src = &li->initrd.src,
+					      .size = li->initrd.src.size,
+					      .mode = S_IFREG | 0644,
+					      .mtime = in->epoch};
+	adds[n++] = (struct aur_iso_addition){.path = "/rootfs.squashfs",
+					      .src = &li->squashfs.src,
+					      .size = li->squashfs.src.size,
+					      .mode = S_IFREG | 0644,
+					      .mtime = in->epoch};
+	return aur_iso_edit(&li->skeleton.src, li->skeleton.src.size, in->what,
+			    adds, n, map, &li->edit);
+}
+
 static void live_release(void *ctx, struct aur_image *img)
 {
 	struct live_image *li = img->priv;
@@ -411,6 +464,7 @@ static void live_release(void *ctx, struct aur_image *img)
 	if (!li)
 		return;
 	aur_iso_edit_free(li->edit);
+	aur_overlay_free(li->overlay);
 	aur_file_source_close(&li->skeleton);
 	free(li);
 	img->priv = NULL;
@@ -463,36 +517,7 @@ static int live_build(void *ctx, struct aur_image *img)
 			  &li->skeleton);
 	if (r < 0)
 		return r == -ENOENT ? -EIO : r;
-	aur_mem_source_init(&li->config, b->cloud_config ? b->cloud_config : "",
-			    b->cloud_config ? b->cloud_config_len : 0);
-	{
-		const struct aur_iso_addition adds[] = {
-			{.path = "/boot/kernel",
-			 .src = &li->kernel.src,
-			 .size = li->kernel.src.size,
-			 .mode = S_IFREG | 0644,
-			 .mtime = in.epoch},
-			{.path = "/boot/initrd",
-			 .src = &li->initrd.src,
-			 .size = li->initrd.src.size,
-			 .mode = S_IFREG | 0644,
-			 .mtime = in.epoch},
-			{.path = "/rootfs.squashfs",
-			 .src = &li->squashfs.src,
-			 .size = li->squashfs.src.size,
-			 .mode = S_IFREG | 0644,
-			 .mtime = in.epoch},
-			{.path = "/config.yaml",
-			 .src = &li->config.src,
-			 .size = li->config.src.size,
-			 .mode = S_IFREG | 0644,
-			 .mtime = in.epoch},
-		};
-
-		r = aur_iso_edit(&li->skeleton.src, li->skeleton.src.size, what,
-				 adds, AUR_ARRAY_SIZE(adds), &img->map,
-				 &li->edit);
-	}
+	r = edit(li, b, &in, &img->map);
 	img->mtime = in.epoch;
 	if (b->cloud_config && b->cloud_config_mtime > img->mtime)
 		img->mtime = b->cloud_config_mtime;

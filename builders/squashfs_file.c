@@ -48,11 +48,18 @@ static int newer(void *ctx, struct aur_fnode *n)
 	return 0;
 }
 
+/* Runs only when the store does not have the image: the job (and its
+ * log lines) says that a build is really happening. */
 static int write_image(void *ctx, int fd)
 {
 	struct write_job *w = ctx;
-	int64_t size = aur_squashfs_write(w->fs, &w->opts, fd);
+	int64_t size;
 
+	w->job = aur_job_start("squashfs of the rootfs");
+	w->opts.progress = progress;
+	w->opts.progress_ctx = w->job;
+	size = aur_squashfs_write(w->fs, &w->opts, fd);
+	aur_job_end(w->job, size < 0 ? (int)size : 0);
 	return size < 0 ? (int)size : 0;
 }
 
@@ -91,12 +98,8 @@ static int build(void *ctx, struct aur_image *img)
 
 		aur_store_key(inputs, AUR_ARRAY_SIZE(inputs), key);
 	}
-	w.job = aur_job_start("squashfs of the rootfs");
-	w.opts.progress = progress;
-	w.opts.progress_ctx = w.job;
 	r = aur_store_get(b->state_dir, key, "rootfs.squashfs", write_image, &w,
 			  stored);
-	aur_job_end(w.job, r);
 	if (r < 0)
 		return r;
 	{

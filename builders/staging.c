@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -71,6 +72,36 @@ void aur_staging_close(struct aur_staging *s)
 	free(s->dir);
 	free(s->what);
 	free(s);
+}
+
+static time_t settle_epoch;
+
+static int settle_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	struct timespec times[2] = {{settle_epoch, 0}, {settle_epoch, 0}};
+
+	return utimensat(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW) < 0 ? -1
+									 : 0;
+}
+
+int aur_staging_settle(struct aur_staging *s, const char *rel)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	AUR_AUTOFREE char *path = aur_staging_path(s, rel);
+	int r;
+
+	if (!path)
+		return -ENOMEM;
+	/* nftw has no context pointer: one settle at a time */
+	pthread_mutex_lock(&lock);
+	settle_epoch = s->epoch;
+	r = nftw(path, settle_entry, 16, FTW_PHYS) < 0 ? -errno : 0;
+	pthread_mutex_unlock(&lock);
+	if (r < 0)
+		aur_err("%s: cannot set the times in '%s': %s", s->what, path,
+			strerror(-r));
+	return r;
 }
 
 char *aur_staging_path(const struct aur_staging *s, const char *rel)

@@ -32,6 +32,12 @@ char *aur_staging_path(const struct aur_staging *s, const char *rel);
 int aur_staging_put(struct aur_staging *s, const char *rel, const void *data,
 		    size_t len, const struct aur_fnode *node);
 
+/* Give every directory of @rel (a subtree; "" for all) the staging's
+ * epoch too: tools record directories' times, and writing files into a
+ * directory changes its time. Call it before running a tool on the tree.
+ * 0 or -errno. */
+int aur_staging_settle(struct aur_staging *s, const char *rel);
+
 /* The staging's epoch as "SOURCE_DATE_EPOCH=<n>", for the tools' env. */
 const char *aur_staging_epoch_env(const struct aur_staging *s);
 

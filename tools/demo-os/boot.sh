@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 #
-# boot.sh IMAGE bios|efi cdrom|disk [LOGFILE]
+# boot.sh IMAGE bios|efi cdrom|disk|sata [LOGFILE]
 #
 # Boot IMAGE in QEMU (TCG, no KVM needed) the way a test wants to see it:
-# as a CD-ROM on the q35 AHCI controller, or as a virtio disk - the "ISO
-# written to a USB stick with dd" case.  The demo initramfs (init.sh)
+# as a CD-ROM on the q35 AHCI controller, as a virtio disk - the "ISO
+# written to a USB stick with dd" case - or as a SATA disk on the AHCI
+# controller.  The demo initramfs (init.sh)
 # reports over the serial port; this script waits for its "done" line,
 # prints the AURORAFS-DEMO report to stdout and exits 0 only if the guest
 # got that far.
@@ -24,11 +25,12 @@
 #                 "-kernel k -initrd i -append 'root=live:http://10.0.2.2/x'"
 #   QEMU          QEMU binary (qemu-system-x86_64)
 #   OVMF_CODE, OVMF_VARS  firmware images for efi (Debian's 4M OVMF)
+#   BOOT_FORMAT   the image's format for QEMU (raw; vpc for a VHD)
 
 set -euo pipefail
 
 usage() {
-	echo "usage: $0 IMAGE bios|efi cdrom|disk [LOGFILE]" >&2
+	echo "usage: $0 IMAGE bios|efi cdrom|disk|sata [LOGFILE]" >&2
 	exit 2
 }
 die() {
@@ -42,7 +44,7 @@ FIRMWARE=$2
 MEDIUM=$3
 LOG=${4:-}
 case "$FIRMWARE" in bios | efi) ;; *) usage ;; esac
-case "$MEDIUM" in cdrom | disk) ;; *) usage ;; esac
+case "$MEDIUM" in cdrom | disk | sata) ;; *) usage ;; esac
 [[ $IMAGE == none || -f $IMAGE || -b $IMAGE ]] || die "no such image: $IMAGE"
 
 QEMU=${QEMU:-qemu-system-x86_64}
@@ -105,12 +107,12 @@ fi
 # bootindex 1, not 0: QEMU reserves 0 for -kernel when QEMU_EXTRA has one.
 if [[ $IMAGE != none ]]; then
 	IMAGE_ABS=$(realpath "$IMAGE")
-	DRIVE="file=${IMAGE_ABS//,/,,},format=raw,if=none,id=boot0,readonly=on,file.locking=off"
-	if [[ $MEDIUM == cdrom ]]; then
-		ARGS+=(-drive "$DRIVE,media=cdrom" -device "ide-cd,drive=boot0,bus=ide.0,bootindex=1")
-	else
-		ARGS+=(-drive "$DRIVE" -device "virtio-blk-pci,drive=boot0,bootindex=1")
-	fi
+	DRIVE="file=${IMAGE_ABS//,/,,},format=${BOOT_FORMAT:-raw},if=none,id=boot0,readonly=on,file.locking=off"
+	case $MEDIUM in
+	cdrom) ARGS+=(-drive "$DRIVE,media=cdrom" -device "ide-cd,drive=boot0,bus=ide.0,bootindex=1") ;;
+	sata) ARGS+=(-drive "$DRIVE" -device "ide-hd,drive=boot0,bus=ide.0,bootindex=1") ;;
+	*) ARGS+=(-drive "$DRIVE" -device "virtio-blk-pci,drive=boot0,bootindex=1") ;;
+	esac
 fi
 
 if [[ -n ${QEMU_EXTRA:-} ]]; then
