@@ -386,12 +386,14 @@ static int load_dir(struct loader *l, struct aur_iso_dir *d, int depth)
 	for (uint32_t pos = 0; pos < d->size && r == 0;) {
 		uint8_t len = buf[pos];
 		uint32_t in_block = ISO_BLOCK - pos % ISO_BLOCK;
+		/* a record never crosses a block, nor the directory's end */
+		uint32_t room = AUR_MIN(in_block, d->size - pos);
 
 		if (len == 0) {
 			pos += in_block; /* the rest of this block is padding */
 			continue;
 		}
-		if (len < 34 || len > in_block || buf[pos + 32] + 33u > len) {
+		if (len < 34 || len > room || buf[pos + 32] + 33u > len) {
 			aur_err("%s: malformed directory record in block %u",
 				l->what, d->extent + pos / ISO_BLOCK);
 			r = -EINVAL;
