@@ -110,7 +110,9 @@ if [[ $IMAGE != none ]]; then
 	DRIVE="file=${IMAGE_ABS//,/,,},format=${BOOT_FORMAT:-raw},if=none,id=boot0,readonly=on,file.locking=off"
 	case $MEDIUM in
 	cdrom) ARGS+=(-drive "$DRIVE,media=cdrom" -device "ide-cd,drive=boot0,bus=ide.0,bootindex=1") ;;
-	sata) ARGS+=(-drive "$DRIVE" -device "ide-hd,drive=boot0,bus=ide.0,bootindex=1") ;;
+	# an IDE/SATA disk cannot be read-only: the guest's writes go to a
+	# temporary overlay instead (snapshot=on), never to the image
+	sata) ARGS+=(-drive "${DRIVE/readonly=on/snapshot=on}" -device "ide-hd,drive=boot0,bus=ide.0,bootindex=1") ;;
 	*) ARGS+=(-drive "$DRIVE" -device "virtio-blk-pci,drive=boot0,bootindex=1") ;;
 	esac
 fi
