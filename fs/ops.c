@@ -118,11 +118,31 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 				aur_node_is_volatile(n) ? 0 : ATTR_TIMEOUT);
 }
 
-/* What an open file handle holds. */
+/* What an open file handle holds. The kernel sends RELEASE as soon as
+ * a read's reply is written, so RELEASE may run while the reading thread
+ * is still returning from fuse_reply_data() over the image's bytes: a
+ * read holds a reference, and the last reference frees. */
 struct open_file {
 	struct aur_node *node;
 	struct aur_image *img; /* kept, or this open's own (volatile) */
+	unsigned refs;
 };
+
+static struct open_file *open_file_get(struct fuse_file_info *fi)
+{
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+
+	__atomic_add_fetch(&of->refs, 1, __ATOMIC_RELAXED);
+	return of;
+}
+
+static void open_file_put(struct open_file *of)
+{
+	if (__atomic_sub_fetch(&of->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		aur_node_close_image(of->node, of->img);
+		free(of);
+	}
+}
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -150,6 +170,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	of->node = n;
+	of->refs = 1;
 	r = aur_node_open_image(n, &of->img);
 	if (r == -ENOENT || r == -ENOTDIR)
 		r = -EIO;
@@ -175,10 +196,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
-
-	aur_node_close_image(of->node, of->img);
-	free(of);
+	open_file_put((struct open_file *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -233,20 +251,20 @@ static int add_run(void *ctx, const struct aur_run *run)
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+	struct open_file *of = open_file_get(fi);
 	const struct aur_extmap *map = &of->img->map;
 	struct reply_vec rv = {.cap = 8};
 	int r;
 
 	if (off < 0 || (uint64_t)off >= map->size || size == 0) {
 		fuse_reply_buf(req, NULL, 0);
-		return;
+		goto out;
 	}
 	rv.bv = calloc(1,
 		       sizeof(*rv.bv) + (rv.cap - 1) * sizeof(rv.bv->buf[0]));
 	if (!rv.bv) {
 		fuse_reply_err(req, ENOMEM);
-		return;
+		goto out;
 	}
 	rv.bv->count = 0;
 	r = aur_extmap_walk(map, (uint64_t)off, size, add_run, &rv);
@@ -255,6 +273,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	else
 		fuse_reply_data(req, rv.bv, FUSE_BUF_SPLICE_MOVE);
 	free(rv.bv);
+out:
+	open_file_put(of);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
