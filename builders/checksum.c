@@ -40,6 +40,8 @@ static int compute_line(struct checksum_file *cf)
 		int r = aur_node_image(*cf->target, &img);
 
 		if (r == 0)
+			r = aur_extmap_settle(&img->map);
+		if (r == 0)
 			r = aur_sha256_read(read_image, (void *)img,
 					    img->map.size, digest);
 		if (r < 0) {
@@ -47,7 +49,7 @@ static int compute_line(struct checksum_file *cf)
 				(*cf->target)->name, strerror(-r));
 			return r;
 		}
-		/* every byte was read: downloads are complete and checked */
+		/* settled: downloads are complete and checked */
 		if (aur_extmap_trust(&img->map) != AUR_TRUST_VERIFIED) {
 			aur_err("no checksum for '%s': it is made of "
 				"downloaded data that no published checksum "

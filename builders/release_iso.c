@@ -16,6 +16,7 @@
 #include <aurora/config.h>
 #include <aurora/log.h>
 #include <aurora/release.h>
+#include <aurora/store.h>
 #include <aurora/tree.h>
 #include <aurora/util.h>
 
@@ -66,6 +67,32 @@ static bool published_digest(void *ctx, unsigned char digest[32])
 
 	return release_blob(ctx, &b) == 0 &&
 	       aur_blob_published_digest(b, digest);
+}
+
+static int source_id(void *ctx, char out[65])
+{
+	struct release_iso *ri = ctx;
+	struct aur_blob *b = NULL;
+	unsigned char digest[32];
+	int r = release_blob(ri, &b);
+
+	if (r < 0)
+		return r;
+	if (aur_blob_published_digest(b, digest)) {
+		aur_sha256_hex(digest, out);
+	} else {
+		AUR_AUTOFREE char *size = aur_printf(
+			"%llu", (unsigned long long)aur_blob_size(b));
+		AUR_AUTOFREE char *mtime =
+			aur_printf("%lld", (long long)aur_blob_mtime(b));
+		const char *const inputs[] = {"unverified", ri->url, size,
+					      mtime};
+
+		if (!size || !mtime)
+			return -ENOMEM;
+		aur_store_key(inputs, AUR_ARRAY_SIZE(inputs), out);
+	}
+	return 0;
 }
 
 static void release_iso_free(void *ctx)
@@ -119,6 +146,8 @@ static int add_files(struct aur_build_ctx *ctx)
 		return -ENOMEM;
 	aur_info("release ISO '/iso/%s.iso' from '%s'", ri->name, ri->url);
 	ctx->name = ri->name;
+	ctx->source_id.get = source_id;
+	ctx->source_id.ctx = ri;
 	r = aur_named_file_add(ctx, "/iso/%s.iso", &iso_ops, ri,
 			       &ctx->products[AUR_PRODUCT_BASE_ISO]);
 	if (r < 0)

@@ -783,9 +783,15 @@ static enum aur_trust blob_trust(struct aur_source *src)
 	return t;
 }
 
+static int blob_settle(struct aur_source *src)
+{
+	return aur_blob_fetch_all((struct aur_blob *)src);
+}
+
 static const struct aur_source_ops blob_source_ops = {
 	.get_run = blob_get_run,
 	.trust = blob_trust,
+	.settle = blob_settle,
 };
 
 /* ---- open / close ---- */

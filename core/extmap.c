@@ -250,6 +250,23 @@ enum aur_trust aur_extmap_trust(const struct aur_extmap *m)
 	return t;
 }
 
+int aur_extmap_settle(const struct aur_extmap *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		const struct aur_extent *e = &m->v[i];
+		int r;
+
+		if (e->kind != AUR_EXT_SOURCE ||
+		    (i > 0 && m->v[i - 1].kind == AUR_EXT_SOURCE &&
+		     m->v[i - 1].u.s.src == e->u.s.src))
+			continue;
+		r = aur_source_settle(e->u.s.src);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 void aur_extmap_check(const struct aur_extmap *m)
 {
 	uint64_t pos = 0;
@@ -279,9 +296,15 @@ static enum aur_trust map_trust(struct aur_source *src)
 	return aur_extmap_trust(((struct aur_extmap_source *)src)->map);
 }
 
+static int map_settle(struct aur_source *src)
+{
+	return aur_extmap_settle(((struct aur_extmap_source *)src)->map);
+}
+
 static const struct aur_source_ops map_source_ops = {
 	.get_run = map_get_run,
 	.trust = map_trust,
+	.settle = map_settle,
 };
 
 void aur_extmap_source_init(struct aur_extmap_source *es,

@@ -50,6 +50,11 @@ enum aur_trust aur_source_trust(struct aur_source *src)
 	return src->ops->trust ? src->ops->trust(src) : AUR_TRUST_VERIFIED;
 }
 
+int aur_source_settle(struct aur_source *src)
+{
+	return src->ops->settle ? src->ops->settle(src) : 0;
+}
+
 static int mem_get_run(struct aur_source *src, uint64_t off, size_t n,
 		       struct aur_run *run)
 {

@@ -82,6 +82,16 @@ struct aur_build_ctx {
 	int (*resolve_name)(struct aur_build_ctx *ctx);
 	struct aur_names *names; /* files waiting for the name */
 	struct aur_rootfs_provider rootfs; /* AUR_PRODUCT_ROOTFS */
+	/* Set by a source builder whose bytes have a stable identity:
+	 * get() writes a hex digest naming exactly what the source serves
+	 * (the published checksum, else the download's URL, size and time),
+	 * the input of the store keys of what is built from it. May block
+	 * (opens the source). 0 or -errno. get is NULL for sources that key
+	 * their products themselves (an image keys its rootfs). */
+	struct {
+		int (*get)(void *ctx, char out[65]);
+		void *ctx;
+	} source_id;
 	/* set by the source builder when it knows that nothing vouches for
 	 * the source (no published checksum): no checksum files are added */
 	bool unverified;
@@ -108,6 +118,7 @@ extern const struct aur_builder aur_builder_custom_iso;
 extern const struct aur_builder aur_builder_cloud_config;
 extern const struct aur_builder aur_builder_status;
 extern const struct aur_builder aur_builder_iso_files;
+extern const struct aur_builder aur_builder_squashfs_rootfs;
 extern const struct aur_builder aur_builder_rootfs_boot;
 extern const struct aur_builder aur_builder_live_iso;
 extern const struct aur_builder aur_builder_raw_disk;

@@ -85,6 +85,11 @@ ssize_t aur_extmap_pread(const struct aur_extmap *m, void *buf, size_t n,
  * keep bytes cached across opens only once it is past PENDING. */
 enum aur_trust aur_extmap_trust(const struct aur_extmap *m);
 
+/* Settle every source @m reads from (aur_source_settle): afterwards its
+ * trust is final. For what is derived from all of a download's bytes,
+ * such as a tree read out of a squashfs. May block. 0 or -errno. */
+int aur_extmap_settle(const struct aur_extmap *m);
+
 /* Check the invariants (assert) - call when the map is complete. */
 void aur_extmap_check(const struct aur_extmap *m);
 

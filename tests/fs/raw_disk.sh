@@ -127,3 +127,32 @@ if "$AURORAFS" -f "${IMG[@]}" --set disk.partitions=true --set disk.gce=true "$M
 fi
 grep -q "disk.partitions cannot be combined" "$T/err" || fail "partitions+gce: $(cat "$T/err")"
 pass "bad disk inputs: a clear error, the rest of the mount works"
+
+# -- a release's disks: the rootfs is read back from the ISO's squashfs, and
+# the recovery partition holds that very squashfs ---------------------------
+start_httpd web "$DEMO_RELEASE_ROOT"
+# shellcheck disable=SC2207
+REL=($(release_args "$web_URL"))
+mount_afs "$M" "${REL[@]}" --cloud-config "$T/cc.yaml" --set disk.efi=true --set disk.bios=true \
+	--set state_dir="$T/s-rel"
+for kind in efi bios; do
+	D=$R/$DEMO_ARTIFACT-$kind.raw
+	sgdisk -v "$D" | grep -q "No problems found" || fail "release $kind: sgdisk"
+	part "$D" 3 "$T/rec.img"
+	e2fsck -fn "$T/rec.img" >"$T/fsck" 2>&1 || fail "release $kind: e2fsck COS_RECOVERY: $(tail -3 "$T/fsck")"
+	debugfs -R "cat /cOS/recovery.squashfs" "$T/rec.img" 2>/dev/null | cmp - "$M/netboot/rootfs.squashfs" ||
+		fail "release $kind: recovery.squashfs is not the release's squashfs"
+	debugfs -R "cat /etc/cos/grub.cfg" "$T/rec.img" 2>/dev/null | cmp - "$DEMO_ROOTFS/etc/cos/grub.cfg" ||
+		fail "release $kind: /etc/cos/grub.cfg"
+	part "$D" 2 "$T/oem.img"
+	debugfs -R "cat /90_custom.yaml" "$T/oem.img" 2>/dev/null | cmp - "$T/cc.yaml" || fail "release $kind: 90_custom.yaml"
+done
+part "$R/$DEMO_ARTIFACT-efi.raw" 1 "$T/esp.img"
+fsck.vfat -n "$T/esp.img" >"$T/fsck" 2>&1 || fail "release ESP: fsck.vfat: $(tail -3 "$T/fsck")"
+(cd "$R" && sha256sum -c "$DEMO_ARTIFACT-efi.raw.sha256" >/dev/null) || fail "release: checksum file"
+sum=$(sha256sum <"$R/$DEMO_ARTIFACT-efi.raw" | cut -d' ' -f1)
+unmount_afs "$M" "$AFS_PID"
+mount_afs "$M" "${REL[@]}" --cloud-config "$T/cc.yaml" --set disk.efi=true --set state_dir="$T/s-rel2"
+[ "$(sha256sum <"$R/$DEMO_ARTIFACT-efi.raw" | cut -d' ' -f1)" = "$sum" ] || fail "release disk not deterministic"
+unmount_afs "$M" "$AFS_PID"
+pass "a release's EFI and BIOS disks: the ISO's squashfs as recovery, its grub.cfg, deterministic"
