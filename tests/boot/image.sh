@@ -2,7 +2,8 @@
 # image.sh - boot what a container image becomes, straight from the mount:
 # the live ISO (UEFI as a CD-ROM, BIOS as a disk), the EFI raw disk under
 # OVMF and the BIOS raw disk under SeaBIOS, each attached as virtio and as
-# SATA, and the VHD (its payload read by QEMU's vpc driver). The guest
+# SATA, and the VHD (its payload read by QEMU's vpc driver); and a
+# release's EFI and BIOS disks (its rootfs read from its squashfs). The guest
 # must report the exact cloud-config (from /config.yaml on the live ISO,
 # from COS_OEM's 90_custom.yaml on the disks) and a verified rootfs (from
 # /rootfs.squashfs, or /cOS/recovery.squashfs on COS_RECOVERY).
@@ -17,6 +18,10 @@ printf '#cloud-config\nhostname: booted-image\naurora_marker: %s\n' "$(date +%s%
 WANT=$(sha256sum <"$T/cc.yaml" | cut -d' ' -f1)
 mount_afs "$M" --set "container_image=oci:$DEMO_IMAGE_OCI" --cloud-config "$T/cc.yaml" \
 	--set state_dir="$T/state" --set disk.efi=true --set disk.bios=true --set disk.vhd=true
+start_httpd web "$DEMO_RELEASE_ROOT"
+# shellcheck disable=SC2207
+mount_afs "$T/rel" $(release_args "$web_URL") --cloud-config "$T/cc.yaml" \
+	--set state_dir="$T/state-rel" --set disk.efi=true --set disk.bios=true
 
 # NAME FIRMWARE MEDIUM IMAGE WANT-CONFIG-SOURCE WANT-ROOTFS-SOURCE [FORMAT]
 CASES=(
@@ -27,6 +32,8 @@ CASES=(
 	"bios-raw bios disk $M/raw/$NAME-bios.raw vda2:/90_custom.yaml vda3:/cOS/recovery.squashfs"
 	"bios-raw bios sata $M/raw/$NAME-bios.raw sda2:/90_custom.yaml sda3:/cOS/recovery.squashfs"
 	"vhd efi disk $M/raw/$NAME.vhd vda2:/90_custom.yaml vda3:/cOS/recovery.squashfs vpc"
+	"release-raw efi disk $T/rel/raw/$DEMO_ARTIFACT-efi.raw vda2:/90_custom.yaml vda3:/cOS/recovery.squashfs"
+	"release-raw bios sata $T/rel/raw/$DEMO_ARTIFACT-bios.raw sda2:/90_custom.yaml sda3:/cOS/recovery.squashfs"
 )
 
 check() { # NAME FW MEDIA IMAGE CONFIG ROOTFS [FORMAT]
@@ -60,4 +67,4 @@ done
 for p in "${pids[@]}"; do wait "$p" || true; done
 sort "$T/verdicts" >&2
 [ "$(grep -c '^ok ' "$T/verdicts")" = ${#CASES[@]} ] || fail "$(grep -c '^FAIL' "$T/verdicts") of ${#CASES[@]} boots failed"
-pass "${#CASES[@]} boots of an image's live ISO, raw disks and VHD from the mount"
+pass "${#CASES[@]} boots of an image's live ISO, raw disks and VHD, and a release's raw disks, from the mount"
