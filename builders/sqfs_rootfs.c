@@ -23,6 +23,7 @@
 #include <aurora/log.h>
 #include <aurora/rootfs.h>
 #include <aurora/source.h>
+#include <aurora/sqfs_rootfs.h>
 #include <aurora/store.h>
 #include <aurora/tree.h>
 #include <aurora/util.h>
@@ -305,9 +306,8 @@ static size_t count_files(const sqfs_tree_node_t *n)
 	return c;
 }
 
-/* Read the squashfs @src into a new rootfs. */
-static int squashfs_rootfs(struct aur_source *src, const char *what,
-			   struct aur_rootfs **out)
+int aur_squashfs_rootfs(struct aur_source *src, const char *what,
+			struct aur_rootfs **out)
 {
 	struct squashfs_image *img = calloc(1, sizeof(*img));
 	struct aur_rootfs *fs;
@@ -385,8 +385,9 @@ static int get_rootfs(void *ctx, const struct aur_rootfs **fs, const char **key)
 		}
 		if (r == 0) {
 			aur_extmap_source_init(&rr->squashfs, &sq->map);
-			r = squashfs_rootfs(&rr->squashfs.src,
-					    "the release's squashfs", &rr->fs);
+			r = aur_squashfs_rootfs(&rr->squashfs.src,
+						"the release's squashfs",
+						&rr->fs);
 		}
 	}
 	pthread_mutex_unlock(&rr->lock);

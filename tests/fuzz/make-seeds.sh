@@ -3,8 +3,9 @@
 # corpus/: ISOs of every layout the custom ISO editor meets (plain
 # RR+Joliet, El Torito, isohybrid MBR, GPT hybrid, APM+HFS+, AuroraBoot's
 # partition_offset with an appended EFI partition), their system areas and
-# El Torito records. Run by hand before a fuzzing session; the corpora that
-# fuzzing grows are committed (after run.sh merges them).
+# El Torito records; squashfs images for the release rootfs reader. Run
+# by hand before a fuzzing session; the corpora that fuzzing grows are
+# committed (after run.sh merges them).
 set -euo pipefail
 cd "$(dirname "$0")"
 export SOURCE_DATE_EPOCH=1704067200
@@ -31,6 +32,7 @@ X -as mkisofs "${P[@]}" -hfsplus -apm-block-size 2048 -o "$C/apm.iso" "$D"
 X -as mkisofs "${P[@]}" -e EFI/efi.img -no-emul-boot -isohybrid-gpt-basdat \
 	-isohybrid-mbr /usr/lib/ISOLINUX/isohdpfx.bin -o "$C/gpt.iso" "$D"
 rm "$D/EFI/efi.img"
+rm -f "$C/aurora.iso" # xorriso would load, not replace, an existing one
 X -volid COS_LIVE -joliet on -padding 0 -outdev "$C/aurora.iso" -map "$D" / \
 	-boot_image grub bin_path=/boot/boot.img -boot_image any partition_offset=16 \
 	-boot_image any cat_path=/boot/boot.catalog -boot_image any cat_hidden=on \
@@ -50,4 +52,28 @@ for iso in "$C"/*.iso; do
 		  printf '\x0a\0\0\0\0\x02\0\0'; } >"corpus/eltorito/$n"
 	fi
 done
-ls -l "$C" corpus/parttable corpus/eltorito
+
+# sqfs_rootfs: small squashfs images of every kind of entry (files with
+# and without fragments, an empty file, hard links, symlinks, devices, a
+# fifo, xattrs, deep directories) under each compressor
+Q=$W/sq
+mkdir -p "$Q/etc/cos" "$Q/usr/lib/deep/er/still" "$Q/dev"
+echo 'set default=0' >"$Q/etc/cos/grub.cfg"
+echo 'KAIROS_NAME="fuzz"' >"$Q/etc/kairos-release"
+head -c 20000 /dev/urandom >"$Q/usr/lib/blocks.bin"
+: >"$Q/empty"
+ln "$Q/etc/kairos-release" "$Q/usr/lib/hardlink"
+ln -s ../etc/cos/grub.cfg "$Q/usr/grub.cfg"
+ln -s /usr/lib/deep "$Q/deep"
+ln -s loop "$Q/loop"
+mknod "$Q/dev/null" c 1 3
+mknod "$Q/dev/sda" b 8 0
+mkfifo "$Q/dev/fifo"
+setfattr -n user.test -v value "$Q/etc/cos/grub.cfg" 2>/dev/null || true
+mkdir -p corpus/sqfs_rootfs
+for comp in gzip xz lzo lz4 zstd; do
+	mksquashfs "$Q" "corpus/sqfs_rootfs/$comp.squashfs" -comp "$comp" -b 4096 \
+		-noappend -no-progress -quiet
+done
+mksquashfs "$Q" corpus/sqfs_rootfs/nofrag.squashfs -no-fragments -noappend -no-progress -quiet
+ls -l "$C" corpus/parttable corpus/eltorito corpus/sqfs_rootfs

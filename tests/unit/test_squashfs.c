@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The squashfs writer, checked through readers it did not write
- * (sqfs_check.h): a tree with every kind of file, random trees (the seed
+ * (sqfs_check.h), and aurorafs's reader of a release's squashfs
+ * (sqfs_rootfs.h): a tree with every kind of file, random trees (the seed
  * is printed; AUR_SQFS_SEED repeats a run, AUR_SQFS_ROUNDS sets how many
  * trees), byte-identical output whatever the threads, the demo OS, and
  * every error the writer must report.
@@ -12,6 +13,7 @@
 #include <aurora/rootfs.h>
 #include <aurora/source.h>
 #include <aurora/squashfs.h>
+#include <aurora/sqfs_rootfs.h>
 #include <aurora/util.h>
 
 #include <errno.h>
@@ -148,6 +150,86 @@ static int64_t write_image(const struct aur_rootfs *fs,
 	}
 	close(fd);
 	return size;
+}
+
+/* ---- read back by aurorafs's own squashfs reader ---- */
+
+struct read_back {
+	const struct aur_rootfs *got;
+	size_t seen;
+};
+
+static void same_bytes(const struct aur_fnode *a, const struct aur_fnode *b,
+		       const char *path)
+{
+	static uint8_t x[65536], y[65536];
+
+	for (uint64_t off = 0; off < a->size; off += sizeof(x)) {
+		size_t n = (size_t)AUR_MIN((uint64_t)sizeof(x), a->size - off);
+
+		assert_int_equal(aur_source_pread(a->src, x, n, a->off + off),
+				 n);
+		if (aur_source_pread(b->src, y, n, b->off + off) !=
+			    (ssize_t)n ||
+		    memcmp(x, y, n) != 0)
+			fail_msg("%s: the bytes at %llu differ", path,
+				 (unsigned long long)off);
+	}
+}
+
+static int compare_node(void *ctx, struct aur_fnode *n)
+{
+	struct read_back *rb = ctx;
+	const struct aur_fnode *want = aur_fnode_inode(n), *got;
+	/* squashfs keeps unsigned 32-bit times (squashfs.h) */
+	int64_t mtime = AUR_MIN(AUR_MAX(want->mtime, 0), (int64_t)UINT32_MAX);
+	char path[PATH_MAX];
+
+	assert_int_equal(aur_fnode_path(n, path, sizeof(path)), 0);
+	got = aur_rootfs_lookup(rb->got, path, false);
+	if (!got)
+		fail_msg("%s: not read back", path);
+	got = aur_fnode_inode(got);
+	if (got->mode != want->mode || got->uid != want->uid ||
+	    got->gid != want->gid || got->mtime != mtime)
+		fail_msg("%s: mode %o %u:%u time %lld read back as %o %u:%u "
+			 "%lld",
+			 path, want->mode, want->uid, want->gid,
+			 (long long)mtime, got->mode, got->uid, got->gid,
+			 (long long)got->mtime);
+	if (S_ISLNK(want->mode) && strcmp(got->target, want->target) != 0)
+		fail_msg("%s: target '%s' read back as '%s'", path,
+			 want->target, got->target);
+	if ((S_ISCHR(want->mode) || S_ISBLK(want->mode)) &&
+	    (got->rdev_major != want->rdev_major ||
+	     got->rdev_minor != want->rdev_minor))
+		fail_msg("%s: device numbers differ", path);
+	if (S_ISREG(want->mode)) {
+		if (got->size != want->size)
+			fail_msg("%s: %llu bytes read back as %llu", path,
+				 (unsigned long long)want->size,
+				 (unsigned long long)got->size);
+		same_bytes(want, got, path);
+	}
+	rb->seen++;
+	return 0;
+}
+
+/* @img, read by aur_squashfs_rootfs, is @fs (but for xattrs, which that
+ * reader leaves out): every name, its metadata, every file's bytes. */
+static void check_read_back(const struct aur_rootfs *fs, const char *img)
+{
+	struct aur_file_source src;
+	struct read_back rb = {0};
+	struct aur_rootfs *got;
+
+	assert_int_equal(aur_file_source_open(&src, img), 0);
+	assert_int_equal(aur_squashfs_rootfs(&src.src, img, &got), 0);
+	rb.got = got;
+	assert_int_equal(aur_rootfs_walk(fs, compare_node, &rb), 0);
+	assert_int_equal(aur_rootfs_count(got), rb.seen);
+	aur_rootfs_free(got);
+	aur_file_source_close(&src);
 }
 
 static bool have_readers(void)
@@ -333,6 +415,7 @@ static void test_features(void **state)
 			check_rdsquashfs(fs, img, tmp); /* slow: once */
 		check_dir_index(img, tmp);
 		check_kernel(fs, img, tmp);
+		check_read_back(fs, img);
 		if (o.comp != AUR_SQFS_ZSTD && have_tool("grub-fstest"))
 			check_grub(fs, img, tmp, feature_grub_paths);
 	}
@@ -379,6 +462,7 @@ static void test_no_fragments(void **state)
 		check_listing(fs, img);
 		check_unsquashfs(fs, img, tmp);
 		check_kernel(fs, img, tmp);
+		check_read_back(fs, img);
 		if (o.comp != AUR_SQFS_ZSTD && have_tool("grub-fstest"))
 			check_grub(fs, img, tmp, paths);
 	}
@@ -794,6 +878,7 @@ static void test_property(void **state)
 		check_listing(fs, img);
 		check_unsquashfs(fs, img, tmp);
 		check_kernel(fs, img, tmp);
+		check_read_back(fs, img);
 		if (o.comp != AUR_SQFS_ZSTD && have_tool("grub-fstest") &&
 		    g.ngrub > 0)
 			check_grub(fs, img, tmp, g.grub);
