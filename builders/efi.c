@@ -10,11 +10,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define COPY_STEP (64u << 10)
 #define FAT_VOLUME_ID "4b41494f" /* fixed, so that images are repeatable */
 
 static const char *const shim_x86[] = {
@@ -160,26 +161,35 @@ uint64_t aur_fat_files_bytes(const struct aur_fat_file *files, size_t n)
 	return total;
 }
 
+/* Copy the image at @path to @out_fd, leaving holes where it is zero: a
+ * FAT is mostly free space, which then takes no room in the store. */
 static int copy_out(const char *path, int out_fd)
 {
+	static const uint8_t zero[COPY_STEP];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	AUR_AUTOFREE uint8_t *buf = malloc(COPY_STEP);
 	struct stat st;
-	off_t off = 0;
 	int r = 0;
 
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0)
-		r = -errno;
-	while (r == 0 && off < st.st_size) {
-		ssize_t n =
-			sendfile(out_fd, fd, &off, (size_t)(st.st_size - off));
+	if (!buf || fstat(fd, &st) < 0)
+		r = buf ? -errno : -ENOMEM;
+	for (uint64_t off = 0; r == 0 && off < (uint64_t)st.st_size;) {
+		size_t n = (size_t)AUR_MIN((uint64_t)COPY_STEP,
+					   (uint64_t)st.st_size - off);
+		ssize_t got = aur_pread_full(fd, buf, n, off);
 
-		if (n < 0 && errno != EINTR)
-			r = -errno;
-		else if (n == 0)
-			r = -EIO;
+		if (got < 0)
+			r = (int)got;
+		else if ((size_t)got != n)
+			r = -EIO; /* the file shrank under us */
+		else if (memcmp(buf, zero, n) != 0)
+			r = aur_pwrite_full(out_fd, buf, n, off);
+		off += n;
 	}
+	if (r == 0 && ftruncate(out_fd, st.st_size) < 0)
+		r = -errno;
 	close(fd);
 	return r;
 }

@@ -89,13 +89,17 @@ unmount_afs "$M" "$AFS_PID"
 pass "reading every disk adds $((du_after - du_before)) KiB to the state"
 
 # -- disk.size: bigger costs nothing; too small is refused with the minimum
-mount_afs "$M" "${IMG[@]}" --set disk.efi=true --set disk.size=16384 --set state_dir="$S"
+# (a fresh state: the disk's ESP is built too, and stored sparse)
+mount_afs "$M" "${IMG[@]}" --set disk.efi=true --set disk.size=16384 --set state_dir="$T/s16"
 D=$R/$NAME-efi.raw
+cat "$M/netboot/rootfs.squashfs" >/dev/null
+du_before=$(du -sk "$T/s16" | cut -f1)
 [ "$(stat -c %s "$D")" = $((16384 << 20)) ] || fail "disk.size=16384 gave $(stat -c %s "$D") bytes"
 sgdisk -v "$D" | grep -q "No problems found" || fail "16 GiB disk: the backup GPT is not at the end"
-du_before=$(du -sk "$S" | cut -f1)
+head -c $((400 << 20)) "$D" >/dev/null
 tail -c 4096 "$D" >/dev/null
-[ $(($(du -sk "$S" | cut -f1) - du_before)) -lt 1024 ] || fail "a 16 GiB disk took disk space"
+added=$(($(du -sk "$T/s16" | cut -f1) - du_before))
+[ "$added" -lt 2048 ] || fail "a 16 GiB disk took $added KiB, ESP included"
 unmount_afs "$M" "$AFS_PID"
 mount_afs "$M" "${IMG[@]}" --set disk.efi=true --set disk.size=100 --set state_dir="$S"
 if stat "$R/$NAME-efi.raw" >/dev/null 2>&1; then fail "a 100 MiB disk was built"; fi
