@@ -8,9 +8,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 
 /* nodes never change or go away while mounted: the kernel may cache what
@@ -204,6 +208,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 struct reply_vec {
 	struct fuse_bufvec *bv;
 	size_t cap;
+	bool has_fd; /* some run is a file's: worth splicing */
 };
 
 static int add_run(void *ctx, const struct aur_run *run)
@@ -240,12 +245,31 @@ static int add_run(void *ctx, const struct aur_run *run)
 		b->mem = (void *)zero_buf;
 		break;
 	case AUR_RUN_FD:
+		rv->has_fd = true;
 		b->flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 		b->fd = run->fd;
 		b->pos = (off_t)run->fd_off;
 		break;
 	}
 	return 0;
+}
+
+/* Bytes all in memory go out with one copy (writev): libfuse would copy
+ * several memory buffers into a pipe first, then splice it. */
+static void reply_mem(fuse_req_t req, const struct fuse_bufvec *bv)
+{
+	struct iovec *iov = malloc(bv->count * sizeof(*iov));
+
+	if (!iov) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (size_t i = 0; i < bv->count; i++) {
+		iov[i].iov_base = bv->buf[i].mem;
+		iov[i].iov_len = bv->buf[i].size;
+	}
+	fuse_reply_iov(req, iov, (int)bv->count);
+	free(iov);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -270,8 +294,10 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	r = aur_extmap_walk(map, (uint64_t)off, size, add_run, &rv);
 	if (r < 0)
 		fuse_reply_err(req, -r);
-	else
+	else if (rv.has_fd || rv.bv->count >= IOV_MAX)
 		fuse_reply_data(req, rv.bv, FUSE_BUF_SPLICE_MOVE);
+	else
+		reply_mem(req, rv.bv);
 	free(rv.bv);
 out:
 	open_file_put(of);
