@@ -353,8 +353,10 @@ struct aur_node *aur_tree_find(struct aur_tree *t, const char *path)
 		if (!*p)
 			break;
 		len = strcspn(p, "/");
-		if (len >= sizeof(name))
+		if (len >= sizeof(name)) {
+			errno = ENAMETOOLONG;
 			return NULL;
+		}
 		memcpy(name, p, len);
 		name[len] = '\0';
 		n = aur_tree_lookup(t, n->ino, name);

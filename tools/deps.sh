@@ -8,7 +8,7 @@ PKGS=(
 	gcc clang clang-format meson ninja-build pkg-config git
 	libfuse3-dev libcurl4-openssl-dev libarchive-dev libyaml-dev
 	libssl-dev libcmocka-dev libclang-rt-14-dev libjansson-dev zlib1g-dev
-	libzstd-dev libext2fs-dev libsquashfs-dev
+	libzstd-dev libext2fs-dev libsquashfs-dev libmicrohttpd-dev
 	# run
 	fuse3 ca-certificates
 	# the demo OS and the tests
@@ -19,6 +19,8 @@ PKGS=(
 	# container image sources: a registry, a daemon and image tools to test
 	# against
 	docker-registry skopeo podman umoci
+	# netboot: iPXE binaries to serve, and peers and clients to test with
+	ipxe dnsmasq nginx-light tftpd-hpa atftp tftp-hpa iproute2
 )
 
 missing=()
