@@ -22,6 +22,7 @@ static const struct aur_builder *const builders[] = {
 	&aur_builder_iso_files, /* an ISO -> its kernel, initrd, squashfs */
 	&aur_builder_squashfs_rootfs, /* a squashfs -> its rootfs */
 	&aur_builder_custom_iso, /* an ISO -> the ISO with the cloud-config */
+	&aur_builder_netboot, /* kernel, initrd, squashfs -> iPXE, per MAC */
 	&aur_builder_cloud_config, /* /config.yaml */
 	&aur_builder_status, /* /status */
 };

@@ -119,21 +119,31 @@ static time_t cloud_config_mtime(const struct aur_instance_args *a,
 	return time(NULL);
 }
 
+/* Read --cloud-config (kept as the template of per-machine files) and
+ * render it, or the config's cloud_config. */
 static int render_cloud_config(struct aur_instance *in,
 			       const struct aur_instance_args *a)
 {
-	AUR_AUTOFREE char *raw = NULL;
+	struct aur_build_ctx *b = &in->build;
 	size_t raw_len = 0;
 	int r;
 
 	if (a->cloud_config) {
-		r = aur_cloud_config_read(a->cloud_config, &raw, &raw_len);
+		r = aur_cloud_config_read(a->cloud_config,
+					  &in->cloud_config_raw, &raw_len);
 		if (r < 0)
 			return r;
+		b->cloud_config_template = in->cloud_config_raw;
+		b->cloud_config_template_len = raw_len;
+		b->cloud_config_origin = a->cloud_config;
+	} else if (in->cfg->cloud_config && *in->cfg->cloud_config) {
+		b->cloud_config_template = in->cfg->cloud_config;
+		b->cloud_config_template_len = strlen(in->cfg->cloud_config);
+		b->cloud_config_origin = "cloud_config";
 	}
-	return aur_cloud_config_render(
-		in->cfg, raw, raw_len, a->cloud_config ? a->cloud_config : "",
-		&in->cloud_config, &in->build.cloud_config_len);
+	return aur_cloud_config_render(in->cfg, in->cloud_config_raw, raw_len,
+				       a->cloud_config ? a->cloud_config : "",
+				       &in->cloud_config, &b->cloud_config_len);
 }
 
 int aur_instance_open(const struct aur_instance_args *a,
@@ -194,6 +204,7 @@ void aur_instance_close(struct aur_instance *in)
 	aur_names_free(&in->build);
 	aur_config_free(in->cfg);
 	free(in->cloud_config);
+	free(in->cloud_config_raw);
 	free(in->state_dir);
 	free(in);
 }

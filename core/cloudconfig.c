@@ -81,11 +81,39 @@ int aur_cloud_config_read(const char *arg, char **buf, size_t *len)
 	return 0;
 }
 
+/* The template data of one machine (see aur_cloud_config_render_machine). */
+static struct aur_kv *machine_values(const struct aur_config *cfg,
+				     const uint8_t *mac)
+{
+	struct aur_kv *data = aur_kv_new_map("--set");
+	char name[AUR_MAC_STRLEN] = "";
+	const struct aur_kv *entry;
+	int r = data ? 0 : -ENOMEM;
+
+	if (mac)
+		aur_mac_format(mac, name);
+	if (r == 0 && cfg->set_values)
+		r = aur_kv_merge(data, cfg->set_values);
+	entry = aur_kv_child(cfg->machines, "default");
+	if (r == 0 && entry)
+		r = aur_kv_merge(data, entry);
+	entry = mac ? aur_kv_child(cfg->machines, name) : NULL;
+	if (r == 0 && entry)
+		r = aur_kv_merge(data, entry);
+	if (r == 0)
+		r = aur_kv_set(data, "mac", name, false, "machine", 0);
+	if (r < 0) {
+		aur_kv_free(data);
+		return NULL;
+	}
+	return data;
+}
+
 int aur_cloud_config_render(const struct aur_config *cfg, const char *raw,
 			    size_t len, const char *origin, char **out,
 			    size_t *outlen)
 {
-	struct aur_kv *used;
+	struct aur_kv *used, *data;
 	int r;
 
 	if (!raw && cfg->cloud_config && *cfg->cloud_config) {
@@ -100,13 +128,30 @@ int aur_cloud_config_render(const struct aur_config *cfg, const char *raw,
 		return 0;
 	}
 	used = aur_kv_new_map(origin);
-	r = used ? aur_template_render(raw, len, cfg->set_values, origin, used,
-				       out, outlen)
-		 : -ENOMEM;
+	data = machine_values(cfg, NULL);
+	r = used && data ? aur_template_render(raw, len, data, origin, used,
+					       out, outlen)
+			 : -ENOMEM;
+	aur_kv_free(data);
 	if (r == 0)
 		aur_config_warn_unknown_sets(cfg, used);
 	else
 		aur_err("cloud-config '%s': out of memory", origin);
 	aur_kv_free(used);
+	return r;
+}
+
+int aur_cloud_config_render_machine(const struct aur_config *cfg,
+				    const char *raw, size_t len,
+				    const char *origin, const uint8_t *mac,
+				    char **out, size_t *outlen)
+{
+	struct aur_kv *data = machine_values(cfg, mac);
+	int r;
+
+	if (!data)
+		return -ENOMEM;
+	r = aur_template_render(raw, len, data, origin, NULL, out, outlen);
+	aur_kv_free(data);
 	return r;
 }

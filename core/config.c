@@ -64,6 +64,8 @@ static const struct key_spec keys[] = {
 	STR("iso.extend-live-cmdline", iso.extend_live_cmdline),
 	STR("iso.live_console", iso.live_console),
 	STR("netboot.cmdline", netboot.cmdline),
+	STR("netboot.url", netboot.url),
+	STR("netboot.ipxe_dir", netboot.ipxe_dir),
 	STR("squashfs.compression", squashfs.compression),
 	BOOL("disk.efi", disk.efi),
 	BOOL("disk.bios", disk.bios),
@@ -201,6 +203,64 @@ static int bind_scalar(struct aur_config *cfg, const struct key_spec *k,
 	return -EINVAL;
 }
 
+/*
+ * machines: a mapping from MAC addresses (colons or dashes, any case) or
+ * "default" to mappings of template values. Kept with canonical MACs, so
+ * that two spellings of one machine are one entry (the later wins, as
+ * --set pairs win over the file).
+ */
+static int bind_machines(struct aur_config *cfg, const struct aur_kv *m)
+{
+	char loc[512];
+	int ret = 0;
+
+	if (is_empty(m))
+		return 0;
+	if (m->kind != AUR_KV_MAP) {
+		where(m, loc, sizeof(loc));
+		aur_err("%s: key 'machines' must be a mapping of MAC addresses "
+			"(or 'default') to values",
+			loc);
+		return -EINVAL;
+	}
+	if (!cfg->machines && !(cfg->machines = aur_kv_new_map(m->origin)))
+		return -ENOMEM;
+	for (const struct aur_kv *c = m->child; c; c = c->next) {
+		char name[AUR_MAC_STRLEN];
+		struct aur_kv *one;
+		uint8_t mac[6];
+		int r;
+
+		where(c, loc, sizeof(loc));
+		if (strcmp(c->key, "default") == 0) {
+			snprintf(name, sizeof(name), "default");
+		} else if (aur_mac_parse(c->key, mac) == 0) {
+			aur_mac_format(mac, name);
+		} else {
+			aur_err("%s: 'machines.%s': not a MAC address "
+				"(aa:bb:cc:dd:ee:ff or aa-bb-cc-dd-ee-ff) nor "
+				"'default'",
+				loc, c->key);
+			ret = -EINVAL;
+			continue;
+		}
+		if (is_empty(c))
+			continue;
+		if (c->kind != AUR_KV_MAP) {
+			aur_err("%s: 'machines.%s' must be a mapping of "
+				"template values",
+				loc, c->key);
+			ret = -EINVAL;
+			continue;
+		}
+		one = aur_kv_map_at(cfg->machines, name);
+		r = one ? aur_kv_merge(one, c) : -ENOMEM;
+		if (r < 0)
+			return r;
+	}
+	return ret;
+}
+
 /* Bind every config key below map @m (whose dotted path is @prefix); other
  * keys are left to warn_unknown(). Keeps going after a bad value so that one
  * run reports every problem. */
@@ -223,6 +283,8 @@ static int bind_map(struct aur_config *cfg, const struct aur_kv *m,
 		k = find_key(path);
 		if (k) {
 			r = bind_scalar(cfg, k, c);
+		} else if (!prefix && strcmp(path, "machines") == 0) {
+			r = bind_machines(cfg, c);
 		} else if (is_group(path)) {
 			if (c->kind == AUR_KV_MAP)
 				r = bind_map(cfg, c, path);
@@ -255,7 +317,8 @@ static void warn_unknown(const struct aur_kv *m, const char *prefix, bool sets,
 			snprintf(path, sizeof(path), "%s.%s", prefix, c->key);
 		else
 			snprintf(path, sizeof(path), "%s", c->key);
-		if (find_key(path) || is_deprecated(path))
+		if (find_key(path) || is_deprecated(path) ||
+		    strcmp(path, "machines") == 0)
 			continue;
 		if ((is_group(path) || sets) && c->kind == AUR_KV_MAP) {
 			warn_unknown(c, path, sets, used);
@@ -426,5 +489,6 @@ void aur_config_free(struct aur_config *cfg)
 		if (keys[i].type == KEY_STR)
 			free(*(char **)((char *)cfg + keys[i].offset));
 	aur_kv_free(cfg->set_values);
+	aur_kv_free(cfg->machines);
 	free(cfg);
 }

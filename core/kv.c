@@ -125,6 +125,11 @@ static struct aur_kv *kv_slot(struct aur_kv *m, const char *key, size_t klen,
 	return c;
 }
 
+struct aur_kv *aur_kv_map_at(struct aur_kv *m, const char *key)
+{
+	return kv_slot(m, key, strlen(key), AUR_KV_MAP, m->origin, m->line);
+}
+
 int aur_kv_set(struct aur_kv *root, const char *path, const char *value,
 	       bool plain, const char *origin, int line)
 {

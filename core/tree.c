@@ -303,7 +303,8 @@ static int populate(struct aur_tree *t, struct aur_node *dir)
 {
 	int r = 0;
 
-	if (!dir->dir_ops || __atomic_load_n(&dir->populated, __ATOMIC_ACQUIRE))
+	if (!dir->dir_ops || !dir->dir_ops->populate ||
+	    __atomic_load_n(&dir->populated, __ATOMIC_ACQUIRE))
 		return 0;
 	pthread_mutex_lock(&dir->build_lock);
 	if (!dir->populated) {
@@ -334,8 +335,23 @@ struct aur_node *aur_tree_lookup(struct aur_tree *t, uint64_t parent,
 	pthread_rwlock_rdlock(&t->lock);
 	n = child_named(dir, name, strlen(name));
 	pthread_rwlock_unlock(&t->lock);
+	if (!n && dir->dir_ops && dir->dir_ops->lookup) {
+		errno = ENOENT;
+		return dir->dir_ops->lookup(dir->dir_ctx, t, dir, name);
+	}
 	if (!n)
 		errno = ENOENT;
+	return n;
+}
+
+struct aur_node *aur_tree_child(struct aur_tree *t, struct aur_node *dir,
+				const char *name)
+{
+	struct aur_node *n;
+
+	pthread_rwlock_rdlock(&t->lock);
+	n = child_named(dir, name, strlen(name));
+	pthread_rwlock_unlock(&t->lock);
 	return n;
 }
 

@@ -316,3 +316,37 @@ int aur_parse_u64(const char *s, uint64_t *out)
 	*out = v;
 	return 0;
 }
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int aur_mac_parse(const char *s, uint8_t mac[6])
+{
+	char sep = s[0] && s[1] ? s[2] : '\0';
+
+	if ((sep != ':' && sep != '-') || strlen(s) != AUR_MAC_STRLEN - 1)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		const char *g = s + 3 * i;
+		int hi = hex_digit(g[0]), lo = hex_digit(g[1]);
+
+		if (hi < 0 || lo < 0 || (i < 5 && g[2] != sep))
+			return -EINVAL;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+void aur_mac_format(const uint8_t mac[6], char out[AUR_MAC_STRLEN])
+{
+	snprintf(out, AUR_MAC_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0],
+		 mac[1], mac[2], mac[3], mac[4], mac[5]);
+}

@@ -69,6 +69,11 @@ struct aur_build_ctx {
 	const char *state_dir; /* absolute */
 	const char *cloud_config; /* rendered; NULL if there is none */
 	size_t cloud_config_len;
+	/* the cloud-config before templating, for what is rendered per
+	 * machine (aur_cloud_config_render_machine); NULL if there is none */
+	const char *cloud_config_template;
+	size_t cloud_config_template_len;
+	const char *cloud_config_origin; /* for messages */
 	/* when the cloud-config last changed: its file's mtime, else the
 	 * start time; shown as the mtime of the files it goes into, so that
 	 * HTTP caches (ETag, Last-Modified) see a new cloud-config */
@@ -119,6 +124,7 @@ extern const struct aur_builder aur_builder_cloud_config;
 extern const struct aur_builder aur_builder_status;
 extern const struct aur_builder aur_builder_iso_files;
 extern const struct aur_builder aur_builder_squashfs_rootfs;
+extern const struct aur_builder aur_builder_netboot;
 extern const struct aur_builder aur_builder_rootfs_boot;
 extern const struct aur_builder aur_builder_live_iso;
 extern const struct aur_builder aur_builder_raw_disk;

@@ -10,6 +10,7 @@
 #define AURORA_CLOUDCONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct aur_config;
 
@@ -27,7 +28,8 @@ int aur_cloud_config_read(const char *arg, char **buf, size_t *len);
 
 /*
  * The rendered cloud-config: @raw (from --cloud-config, may be NULL) or
- * else cfg->cloud_config, templated with cfg->set_values. *@out is NULL
+ * else cfg->cloud_config, templated with cfg->set_values and the default
+ * machine's values (see aur_cloud_config_render_machine). *@out is NULL
  * (and *@outlen 0) when there is no cloud-config at all. Caller frees.
  *
  * Then warns about each --set pair that is neither a config key nor used by
@@ -38,5 +40,19 @@ int aur_cloud_config_read(const char *arg, char **buf, size_t *len);
 int aur_cloud_config_render(const struct aur_config *cfg, const char *raw,
 			    size_t len, const char *origin, char **out,
 			    size_t *outlen);
+
+/*
+ * The cloud-config of one machine (netboot): @raw (@len bytes, not NULL)
+ * templated with cfg->set_values, over which are merged the machine's
+ * values from cfg->machines (its "default" entry, then the entry of @mac),
+ * and "mac": the canonical MAC, or "" for the default machine (@mac NULL).
+ * Missing keys are warned about as for aur_cloud_config_render; unknown
+ * --set pairs are not (that was said at start-up). Caller frees *@out.
+ * Returns 0 or -ENOMEM.
+ */
+int aur_cloud_config_render_machine(const struct aur_config *cfg,
+				    const char *raw, size_t len,
+				    const char *origin, const uint8_t *mac,
+				    char **out, size_t *outlen);
 
 #endif

@@ -61,6 +61,12 @@ struct aur_config {
 	} iso;
 	struct {
 		char *cmdline;
+		/* aurorafs: the base URL clients reach the netboot files at
+		 * ("http://10.0.0.2:8090"); by default iPXE works it out */
+		char *url;
+		/* aurorafs: a directory whose undionly.kpxe, ipxe.efi and
+		 * snponly.efi replace Debian's */
+		char *ipxe_dir;
 	} netboot;
 	struct {
 		/* aurorafs: gzip (AuroraBoot's), xz, zstd or none */
@@ -77,6 +83,11 @@ struct aur_config {
 
 	/* the --set pairs as a tree: the data of cloud-config templates */
 	struct aur_kv *set_values;
+
+	/* aurorafs: template values per machine: a map from a canonical MAC
+	 * ("52:54:00:a0:77:01", aur_mac_format) or "default" to a map of
+	 * values; NULL when the config has no machines key */
+	struct aur_kv *machines;
 };
 
 /*

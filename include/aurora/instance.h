@@ -30,6 +30,7 @@ struct aur_instance {
 	struct aur_config *cfg;
 	char *state_dir; /* absolute, a writable directory */
 	char *cloud_config; /* rendered, or NULL */
+	char *cloud_config_raw; /* as read (--cloud-config), or NULL */
 	struct aur_tree *tree;
 	struct aur_build_ctx build; /* what the builders were given */
 };

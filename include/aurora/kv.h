@@ -61,6 +61,10 @@ int aur_kv_parse_yaml(const char *text, size_t len, const char *origin,
 int aur_kv_set(struct aur_kv *root, const char *path, const char *value,
 	       bool plain, const char *origin, int line);
 
+/* The child map @key of map @m, made (or made a map, replacing a value of
+ * another kind) if needed. NULL on ENOMEM. */
+struct aur_kv *aur_kv_map_at(struct aur_kv *m, const char *key);
+
 /* The node at dotted @path, or NULL. */
 const struct aur_kv *aur_kv_get(const struct aur_kv *root, const char *path);
 

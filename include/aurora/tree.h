@@ -11,10 +11,13 @@
  * server that was down may be back); its release function runs after a
  * failed build too, to free what the build had allocated.
  *
- * Two kinds of entries appear later than the mount:
+ * Entries appear later than the mount in three ways:
  *  - a directory may have a populate function, run once on its first
  *    lookup or listing (and again after a failure), that adds its entries
  *    - for names known only once an image has been pulled;
+ *  - a directory may have a lookup function, run when a name it does not
+ *    have is looked up, that may add it (a machine's directory, for any
+ *    MAC address asked for);
  *  - entries may be added at any time (a machine seen on the network).
  * A volatile file (a status report) is built anew by every open and never
  * kept; its size shows as 0, and readers read until they get no more.
@@ -59,10 +62,18 @@ struct aur_tree;
 struct aur_node;
 
 struct aur_dir_ops {
-	/* Add the directory's entries (aur_tree_add_file below @dir's path).
-	 * May block. 0 or -errno (logged); a failure is retried on the next
-	 * lookup or listing. */
+	/* Optional: add the directory's entries (aur_tree_add_file below
+	 * @dir's path). May block. 0 or -errno (logged); a failure is
+	 * retried on the next lookup or listing. */
 	int (*populate)(void *ctx, struct aur_tree *t, struct aur_node *dir);
+	/* Optional: the entry for @name, which @dir does not have (yet):
+	 * add it and return it, or return another entry of the tree that
+	 * @name stands for (an alias: every spelling of a MAC address is
+	 * the machine's one directory), or NULL with errno (ENOENT: there is
+	 * no such entry). Runs for every lookup of a missing name, so it
+	 * must bound what it adds. */
+	struct aur_node *(*lookup)(void *ctx, struct aur_tree *t,
+				   struct aur_node *dir, const char *name);
 };
 
 struct aur_node {
@@ -115,6 +126,11 @@ struct aur_node *aur_tree_node(struct aur_tree *t, uint64_t ino);
  * is ENOENT, or the populate function's error. */
 struct aur_node *aur_tree_lookup(struct aur_tree *t, uint64_t parent,
 				 const char *name);
+
+/* The child @name of directory @dir as it is now: no populate or lookup
+ * function runs (for those functions themselves). NULL if none. */
+struct aur_node *aur_tree_child(struct aur_tree *t, struct aur_node *dir,
+				const char *name);
 
 /* Node at an absolute path (populating directories on the way), or NULL. */
 struct aur_node *aur_tree_find(struct aur_tree *t, const char *path);

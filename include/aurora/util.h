@@ -70,4 +70,13 @@ bool aur_startswith(const char *s, const char *prefix);
 /* Parse a non-negative decimal integer filling all of @s; 0 or -EINVAL. */
 int aur_parse_u64(const char *s, uint64_t *out);
 
+/* A MAC address as people write it: six two-digit hex groups separated
+ * all by colons or all by dashes, in any case ("52:54:00:A0:77:01",
+ * "52-54-00-a0-77-01"). -EINVAL for anything else. */
+int aur_mac_parse(const char *s, uint8_t mac[6]);
+
+/* Its canonical spelling: lower case, colons ("52:54:00:a0:77:01"). */
+#define AUR_MAC_STRLEN 18
+void aur_mac_format(const uint8_t mac[6], char out[AUR_MAC_STRLEN]);
+
 #endif

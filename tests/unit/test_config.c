@@ -390,6 +390,70 @@ static void deprecated_keys_are_migrated(void **state)
 }
 
 /* A log sink that allocates nothing: remembers the last error. */
+static void mac_addresses(void **state)
+{
+	static const char *const good[] = {
+		"52:54:00:a0:77:01", "52-54-00-A0-77-01", "52:54:00:A0:77:01"};
+	static const char *const bad[] = {"",
+					  "52:54:00:a0:77",
+					  "52:54:00:a0:77:01:02",
+					  "52-54:00-a0:77-01",
+					  "52:54:00:a0:77:0g",
+					  "5:254:00:a0:77:01",
+					  "52.54.00.a0.77.01",
+					  "525400a07701",
+					  "52:54:00:a0:77:1 "};
+	uint8_t mac[6];
+	char text[AUR_MAC_STRLEN];
+
+	for (size_t i = 0; i < AUR_ARRAY_SIZE(good); i++) {
+		assert_int_equal(aur_mac_parse(good[i], mac), 0);
+		aur_mac_format(mac, text);
+		assert_string_equal(text, "52:54:00:a0:77:01");
+	}
+	for (size_t i = 0; i < AUR_ARRAY_SIZE(bad); i++)
+		assert_int_equal(aur_mac_parse(bad[i], mac), -EINVAL);
+}
+
+static void machines_are_keyed_by_canonical_mac(void **state)
+{
+	struct aur_kv *sets = NULL;
+	struct aur_config *cfg;
+	const struct aur_kv *m;
+	int r;
+
+	assert_int_equal(aur_config_add_set(&sets, "machines.52:54:00:A0:77:"
+						   "01.role=master"),
+			 0);
+	capture_logs();
+	cfg = load("flavor: x\n"
+		   "machines:\n"
+		   "  default: {role: worker, hostname: anon}\n"
+		   "  52-54-00-a0-77-01: {hostname: node-1}\n"
+		   "  aa:bb:cc:dd:ee:ff: ~\n",
+		   sets, &r);
+	assert_int_equal(r, 0);
+	assert_null(strstr(captured_logs(), "unknown key"));
+	m = aur_kv_get(cfg->machines, "default");
+	assert_non_null(m);
+	assert_string_equal(aur_kv_child(m, "role")->value, "worker");
+	m = aur_kv_child(cfg->machines, "52:54:00:a0:77:01");
+	assert_non_null(m);
+	assert_string_equal(aur_kv_child(m, "hostname")->value, "node-1");
+	assert_string_equal(aur_kv_child(m, "role")->value, "master");
+	assert_null(aur_kv_child(cfg->machines, "aa:bb:cc:dd:ee:ff"));
+	aur_config_free(cfg);
+
+	cfg = load("machines:\n  bogus: {a: b}\n  default: [1]\n", NULL, &r);
+	assert_int_equal(r, -EINVAL);
+	assert_null(cfg);
+	assert_non_null(strstr(captured_logs(),
+			       "test.yaml:2: 'machines.bogus': not a MAC"));
+	assert_non_null(strstr(captured_logs(),
+			       "test.yaml:3: 'machines.default' must be a "
+			       "mapping"));
+}
+
 static void last_error_sink(void *ctx, int level, const char *msg)
 {
 	if (level <= LOG_ERR)
@@ -470,6 +534,9 @@ int main(void)
 		cmocka_unit_test_teardown(deprecated_keys_are_migrated,
 					  teardown),
 		cmocka_unit_test_teardown(out_of_memory_is_reported, teardown),
+		cmocka_unit_test_teardown(mac_addresses, teardown),
+		cmocka_unit_test_teardown(machines_are_keyed_by_canonical_mac,
+					  teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
