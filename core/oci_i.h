@@ -305,7 +305,7 @@ struct aur_oci_resolution {
 	char manifest[AUR_OCI_DIGEST_LEN];
 	char config[AUR_OCI_DIGEST_LEN];
 	char origin[16];
-	int64_t when; /* unix time it was stored */
+	int64_t when; /* unix time it was first stored */
 };
 int aur_oci_store_ref_get(const char *state_dir, const char *key,
 			  struct aur_oci_resolution *res);

@@ -515,6 +515,7 @@ int aur_oci_store_config_put(const char *state_dir, const char *digest,
 {
 	AUR_AUTOFREE char *dir = aur_printf("%s/oci/configs", state_dir);
 	AUR_AUTOFREE char *path = NULL;
+	struct stat st;
 	int r;
 
 	if (!dir || !aur_oci_digest_valid(digest))
@@ -525,6 +526,10 @@ int aur_oci_store_config_put(const char *state_dir, const char *digest,
 	path = config_path(state_dir, digest);
 	if (!path)
 		return -ENOMEM;
+	/* named by its digest and written whole: one there is these bytes */
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (size_t)st.st_size == len)
+		return 0;
 	return aur_write_file_atomic(path, buf, len, 0644);
 }
 
@@ -580,11 +585,19 @@ int aur_oci_store_ref_put(const char *state_dir, const char *key,
 	AUR_AUTOFREE char *dir = aur_printf("%s/oci/refs", state_dir);
 	AUR_AUTOFREE char *path = ref_path(state_dir, key);
 	AUR_AUTOFREE char *text = NULL;
+	struct aur_oci_resolution old;
 	json_t *root;
 	int r;
 
 	if (!dir || !path)
 		return -ENOMEM;
+	/* the same resolution again: keep the file (and when it was first
+	 * stored) rather than rewrite and fsync it at every mount */
+	if (aur_oci_store_ref_get(state_dir, key, &old) == 0 &&
+	    strcmp(old.manifest, res->manifest) == 0 &&
+	    strcmp(old.config, res->config) == 0 &&
+	    strcmp(old.origin, res->origin) == 0)
+		return 0;
 	r = aur_mkdir_p(dir, 0755);
 	if (r < 0)
 		return r;
