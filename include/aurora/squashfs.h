@@ -40,12 +40,13 @@
  *
  * Incremental builds: compressing is nearly all the cost of an image, and
  * the image of a new tag holds mostly blocks that the last one held. A
- * build can leave an index of the blocks it compressed (opts.index), to
- * keep next to the image; a later build given both (aur_sqfs_cache_open,
- * opts.cache) copies a block from the earlier image instead of compressing
- * it when the bytes to compress are ones the index knows. That goes for
- * file data blocks and for fragment blocks (tail ends packed together),
- * which are compressed by the same workers.
+ * build can leave an index of the blocks it stored (opts.index), to keep
+ * next to the image; a later build given both (aur_sqfs_cache_open,
+ * opts.cache) takes a block as the earlier image stores it instead of
+ * compressing it when the bytes to compress are ones the index knows - and
+ * does not try again a block that did not shrink. That goes for file data
+ * blocks and for fragment blocks (tail ends packed together), which are
+ * compressed by the same workers.
  *
  * A block is known by what it holds - the SHA-256 of its bytes before
  * compression - not by the file it comes from (a layer digest, an offset
@@ -183,13 +184,15 @@ struct aur_sqfs_opts {
 
 /*
  * Write @fs as a squashfs image to @fd, a regular file open for reading
- * and writing (duplicate blocks are compared with what was written),
- * from offset 0; the file ends up exactly the image's size. @o may be NULL
- * for the defaults. @fs is only read. Returns the image size in bytes, or
- * -errno after logging why: the error of a source that fails (or -EIO for
- * one that ends early), of the file (-ENOSPC...), -ENAMETOOLONG or
- * -EOVERFLOW for what squashfs cannot hold (see above), -EINVAL for bad
- * options, -ENOMEM. On failure the file holds garbage.
+ * and writing (duplicate blocks are compared with what was written, and
+ * the index is made from what was written), from offset 0; the file ends
+ * up exactly the image's size. @o may be NULL for the defaults. @fs is
+ * only read. Returns the image size in bytes, or -errno after logging
+ * why: the error of a source that fails (or -EIO for one that ends
+ * early), of the file (-ENOSPC...), -ENAMETOOLONG or -EOVERFLOW for what
+ * squashfs cannot hold (see above), -EINVAL for bad options, -ENOMEM.
+ * What a cache holds never makes it fail. On failure the file holds
+ * garbage.
  */
 int64_t aur_squashfs_write(const struct aur_rootfs *fs,
 			   const struct aur_sqfs_opts *o, int fd);
