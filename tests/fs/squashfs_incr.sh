@@ -74,6 +74,7 @@ diff -r --no-dereference "$T/sq" "$T/want" >"$T/diff" || fail "the squashfs is n
 pass "unsquashfs reads the new tag's squashfs as its layers"
 
 # -- a corrupt index: warned about, not used, the same bytes -----------------
+# (byte 100: in the first entry, after the 88-byte header)
 grep -l AURSQIX1 "$S"/store/* | while read -r f; do
 	printf '\xff' | dd of="$f" bs=1 seek=100 conv=notrunc status=none
 done

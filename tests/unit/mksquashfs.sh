@@ -136,6 +136,7 @@ pass "two layer tars, with an opaque directory and a whiteout (xz)"
 grep -q -E "^cache: [1-9][0-9]* blocks .* reused, .* compressed, 0 refused" "$T/err" ||
 	fail "the blocks of the first image were not reused: $(cat "$T/err")"
 cmp -s "$T/warm.sqfs" "$T/cold.sqfs" || fail "-r gives other bytes"
+# (byte 200: in the second entry, after the 88-byte header)
 printf 'X' | dd of="$T/base.sqfs.index" bs=1 seek=200 conv=notrunc status=none
 "$MKSQUASHFS" -r "$T/base.sqfs" "$T/l1.tar" "$T/l2.tar" "$T/warm2.sqfs" 2>"$T/err"
 grep -q "do not match their digest: not used" "$T/err" || fail "a corrupt index is not warned about"

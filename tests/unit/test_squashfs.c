@@ -1414,6 +1414,7 @@ static void other_settings(struct corrupt *t, struct aur_rootfs *fa,
 static void test_cache_checked(void **state)
 {
 	const size_t head = sizeof(struct aur_sqfs_index_header);
+	const size_t entry = sizeof(struct aur_sqfs_index_entry);
 	struct corrupt t = {.tmp = temp_dir(),
 			    .o = {.block_size = 65536, .threads = 2}};
 	uint64_t seed = base_seed() + 3000;
@@ -1432,7 +1433,7 @@ static void test_cache_checked(void **state)
 	t.cold = aur_printf("%s/cold.sqfs", t.tmp);
 	write_indexed(fa, &t.o, t.a, &t.ia, &st);
 	assert_true(write_image(t.fb, &t.o, t.cold) > 0);
-	n = (t.ia.len - head) / sizeof(struct aur_sqfs_index_entry);
+	n = (t.ia.len - head) / entry;
 	assert_true(n >= 2);
 
 	/* as made, the cache is used */
@@ -1443,8 +1444,8 @@ static void test_cache_checked(void **state)
 	/* an index that does not check out is not used at all */
 	with_cache(&t, t.a, t.ia.data, 10, false, "shorter than an index");
 	with_cache(&t, t.a, t.ia.data, t.ia.len - 1, false, "truncated?");
-	with_cache(&t, t.a, t.ia.data, t.ia.len - 80, false, "truncated?");
-	buf = flipped(&t.ia, head + 80 * (n / 2) + 5);
+	with_cache(&t, t.a, t.ia.data, t.ia.len - entry, false, "truncated?");
+	buf = flipped(&t.ia, head + entry * (n / 2) + 5);
 	with_cache(&t, t.a, buf, t.ia.len, false, "do not match their digest");
 	free(buf);
 	buf = flipped(&t.ia, 0);
