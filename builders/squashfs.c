@@ -5,13 +5,17 @@
  *  1. index: each name checked against squashfs's limits, inodes numbered
  *     in walk order (hard-linked names share one), totals counted;
  *  2. data: regular files in inode order through libsquashfs's block
- *     processor. Workers compress; blocks are written, and tail ends packed
- *     into fragment blocks, in the order they were submitted, so the bytes
- *     do not depend on the threads;
+ *     processor. Workers compress (or take a block from the cache of an
+ *     earlier image: squashfs_cache.c); blocks are written, and tail ends
+ *     packed into fragment blocks, in the order they were submitted, so
+ *     the bytes do not depend on the threads;
  *  3. metadata: inodes and directory listings, children before their
  *     directory (a listing holds its entries' inode references), then the
  *     fragment, id and xattr tables, and the superblock over the
- *     placeholder written first.
+ *     placeholder written first;
+ *
+ * and, when asked, the index of the blocks stored (every file's data
+ * blocks and every fragment block), for a later build to reuse.
  */
 #include "squashfs_i.h"
 
@@ -98,6 +102,8 @@ struct writer {
 	sqfs_super_t super;
 
 	sqfs_compressor_t *cmp, *uncmp;
+	struct aur_sqfs_reuse *reuse; /* the cache, for file data */
+	sqfs_compressor_t *data_cmp; /* NULL: file data goes to cmp */
 	sqfs_block_writer_t *blocks;
 	sqfs_frag_table_t *frags;
 	sqfs_block_processor_t *proc;
@@ -380,6 +386,19 @@ static int make_compressors(struct writer *w)
 	return r ? lib_fail(w, r, "setting up the compressor") : 0;
 }
 
+/* With a cache to use or an index to make, file data goes through the
+ * compressor that knows the cache. Nothing is compressed with 'none'. */
+static int make_data_compressor(struct writer *w)
+{
+	if (w->o.comp == AUR_SQFS_NONE || (!w->o.cache && !w->o.index))
+		return 0;
+	w->reuse = aur_sqfs_reuse_new(w->o.cache, w->cmp);
+	if (!w->reuse)
+		return no_memory();
+	w->data_cmp = aur_sqfs_reuse_compressor(w->reuse, w->cmp, w->uncmp);
+	return w->data_cmp ? 0 : no_memory();
+}
+
 /* The superblock as a placeholder, then the compressor's options. */
 static int start_image(struct writer *w)
 {
@@ -405,7 +424,7 @@ static int make_writers(struct writer *w)
 		.max_block_size = w->o.block_size,
 		.num_workers = w->o.threads,
 		.max_backlog = backlog(&w->o),
-		.cmp = w->cmp,
+		.cmp = w->data_cmp ? w->data_cmp : w->cmp,
 		.file = &w->out.base, /* fragments are compared, not */
 		.uncmp = w->uncmp, /* only hashed, before sharing */
 	};
@@ -773,6 +792,60 @@ static int finish_image(struct writer *w)
 	return r ? lib_fail(w, r, "setting the image size") : 0;
 }
 
+/* ---- the index of the blocks stored ---- */
+
+static int index_file(struct writer *w, const sqfs_inode_generic_t *file)
+{
+	size_t count = sqfs_inode_get_file_block_count(file);
+	sqfs_u64 at;
+	int r = 0;
+
+	sqfs_inode_get_file_block_start(file, &at);
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		uint32_t stored = SQFS_ON_DISK_BLOCK_SIZE(file->extra[i]);
+
+		if (stored == 0)
+			continue; /* sparse: nothing stored */
+		r = aur_sqfs_reuse_add_block(w->reuse, w->out.fd, at,
+					     file->extra[i]);
+		at += stored;
+	}
+	return r;
+}
+
+static int index_fragments(struct writer *w)
+{
+	size_t count = sqfs_frag_table_get_size(w->frags);
+	sqfs_fragment_t frag;
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		r = sqfs_frag_table_lookup(w->frags, (sqfs_u32)i, &frag);
+		if (r)
+			return lib_fail(w, r, "reading the fragment table");
+		r = aur_sqfs_reuse_add_block(w->reuse, w->out.fd,
+					     frag.start_offset, frag.size);
+	}
+	return r;
+}
+
+static int make_index(struct writer *w)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < w->ninos; i++)
+		if (w->inos[i].file)
+			r = index_file(w, w->inos[i].file);
+	if (r == 0)
+		r = index_fragments(w);
+	if (r == 0)
+		r = aur_sqfs_reuse_index(w->reuse, w->out.size, w->o.index);
+	if (r < 0)
+		aur_err("squashfs: making the index of its blocks: %s",
+			strerror(-r));
+	return r;
+}
+
 /* ---- the whole ---- */
 
 /* After a failure, blocks may still be with the workers, and destroying
@@ -785,12 +858,31 @@ static void drain(struct writer *w)
 			return;
 }
 
+/* What the cache saved, for the caller and the log. */
+static void report_cache(struct writer *w)
+{
+	struct aur_sqfs_cache_stats st;
+
+	aur_sqfs_reuse_stats(w->reuse, &st);
+	if (w->o.stats)
+		*w->o.stats = st;
+	if (w->o.cache && w->reuse)
+		aur_debug("squashfs: %llu blocks (%llu bytes) from the cache, "
+			  "%llu (%llu bytes) compressed",
+			  (unsigned long long)st.blocks_reused,
+			  (unsigned long long)st.bytes_reused,
+			  (unsigned long long)st.blocks_compressed,
+			  (unsigned long long)st.bytes_compressed);
+}
+
 static void writer_release(struct writer *w, bool failed)
 {
 	if (w->proc && failed)
 		drain(w);
 	/* the block processor first: blocks in flight point at inodes */
 	sqfs_destroy(w->proc);
+	sqfs_destroy(w->data_cmp);
+	aur_sqfs_reuse_free(w->reuse);
 	sqfs_destroy(w->dirs);
 	sqfs_destroy(w->dir_table);
 	sqfs_destroy(w->inode_table);
@@ -826,6 +918,8 @@ static int write_image(struct writer *w)
 	if (r == 0)
 		r = make_compressors(w);
 	if (r == 0)
+		r = make_data_compressor(w);
+	if (r == 0)
 		r = start_image(w);
 	if (r == 0)
 		r = make_writers(w);
@@ -839,6 +933,8 @@ static int write_image(struct writer *w)
 		r = write_tables(w);
 	if (r == 0)
 		r = finish_image(w);
+	if (r == 0 && w->o.index && w->reuse)
+		r = make_index(w);
 	return r;
 }
 
@@ -850,6 +946,8 @@ int64_t aur_squashfs_write(const struct aur_rootfs *fs,
 
 	if (r < 0)
 		return r;
+	if (w.o.index)
+		*w.o.index = (struct aur_sqfs_index){0};
 	aur_sqfs_out_init(&w.out, fd);
 	r = write_image(&w);
 	if (w.xattrs_left_out > 1)
@@ -863,6 +961,11 @@ int64_t aur_squashfs_write(const struct aur_rootfs *fs,
 			  (unsigned long long)w.bytes_total,
 			  (unsigned long long)w.out.size,
 			  compressors[w.o.comp].name);
+	report_cache(&w);
+	if (r < 0 && w.o.index) {
+		free(w.o.index->data);
+		*w.o.index = (struct aur_sqfs_index){0};
+	}
 	writer_release(&w, r < 0);
 	return r < 0 ? r : (int64_t)w.out.size;
 }

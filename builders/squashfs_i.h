@@ -2,11 +2,13 @@
 /*
  * squashfs_i.h - libsquashfs glue for the squashfs writer (squashfs.h):
  * the output file over a caller's fd, the compressor that never
- * compresses, and libsquashfs error codes as errnos. Private to
- * builders/squashfs*.c.
+ * compresses, libsquashfs error codes as errnos, and the cache of
+ * compressed blocks as one build sees it. Private to builders/squashfs*.c.
  */
 #ifndef AURORA_SQUASHFS_I_H
 #define AURORA_SQUASHFS_I_H
+
+#include <aurora/squashfs.h>
 
 #include <stdint.h>
 
@@ -35,5 +37,46 @@ sqfs_compressor_t *aur_sqfs_none_new(uint32_t block_size);
  * with, if it did, else the closest errno (SQFS_ERROR_ALLOC is -ENOMEM,
  * _OVERFLOW -EOVERFLOW, ...; library faults are -EIO). */
 int aur_sqfs_errno(const struct aur_sqfs_out *out, int err);
+
+/*
+ * The cache of compressed blocks during one build (squashfs_cache.c): what
+ * it reuses from @cache and what it notes for the new image's index.
+ */
+struct aur_sqfs_reuse;
+
+/* A session for a build whose data compressor is @cmp (borrowed: only
+ * its settings are read, and a copy of it compresses the probe). @cache
+ * (may be NULL, borrowed) is left unused, after a message, if its
+ * settings are not @cmp's. NULL on ENOMEM. */
+struct aur_sqfs_reuse *aur_sqfs_reuse_new(const struct aur_sqfs_cache *cache,
+					  const sqfs_compressor_t *cmp);
+
+/* Free @s (NULL-safe), after every compressor made from it. */
+void aur_sqfs_reuse_free(struct aur_sqfs_reuse *s);
+
+/* The compressor to give the block processor: @cmp's blocks, but each
+ * looked up in the cache first and noted for the index; copies of it
+ * (one per worker) share @s. @cmp and @uncmp (its decompressor) are
+ * copied. sqfs_destroy() frees it. NULL on ENOMEM. */
+sqfs_compressor_t *aur_sqfs_reuse_compressor(struct aur_sqfs_reuse *s,
+					     const sqfs_compressor_t *cmp,
+					     const sqfs_compressor_t *uncmp);
+
+/* Once every block is written: put the block stored at @offset of the
+ * image in @fd, with squashfs size word @size_word, into the index. A
+ * block that no compression of this build made (it cannot happen, but it
+ * would be unknown) is left out. 0 or -errno. */
+int aur_sqfs_reuse_add_block(struct aur_sqfs_reuse *s, int fd, uint64_t offset,
+			     uint32_t size_word);
+
+/* The index of the blocks added, for an image of @image_size bytes. 0,
+ * -ENOMEM or -EOVERFLOW (more than 2^32 - 1 blocks). */
+int aur_sqfs_reuse_index(struct aur_sqfs_reuse *s, uint64_t image_size,
+			 struct aur_sqfs_index *out);
+
+/* What the build did with its blocks; warns once if cache entries were
+ * refused. */
+void aur_sqfs_reuse_stats(struct aur_sqfs_reuse *s,
+			  struct aur_sqfs_cache_stats *out);
 
 #endif

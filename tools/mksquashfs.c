@@ -5,13 +5,20 @@
  * built from an image's layers, and write it as a squashfs.
  *
  *   aurorafs-mksquashfs [-c gzip|xz|zstd|none] [-l LEVEL] [-b SIZE]
- *                       [-j THREADS] [-p] INPUT... OUTPUT
+ *                       [-j THREADS] [-p] [-i] [-r OLD] INPUT... OUTPUT
  *
  * Each INPUT is applied over the ones before it, as an image's layers are:
  * an uncompressed tar (whiteouts and all), or a directory (copied as it
  * is: the data of its files goes to an unlinked temporary file next to
  * OUTPUT, so nothing needs to stay open per file). OUTPUT appears only
  * once complete (a temporary file renamed). -p prints progress on stderr.
+ *
+ * Incremental builds (squashfs.h): -i writes OUTPUT.index too, the index
+ * of the blocks OUTPUT stores; -r OLD copies blocks from OLD (an image
+ * written with -i, whose index is OLD.index) instead of compressing them
+ * again, and says on stderr how many it took. A cache that cannot be used
+ * is warned about and the image is written without it: the bytes are the
+ * same either way.
  */
 #include <aurora/log.h>
 #include <aurora/rootfs.h>
@@ -34,6 +41,7 @@
 #include <unistd.h>
 
 #define COPY_STEP (1u << 20)
+#define INDEX_MAX (256u << 20)
 #define XATTR_LIST_MAX_BYTES (64u << 10)
 
 static void close_file_source(struct aur_source *src)
@@ -341,11 +349,60 @@ static int write_output(const struct aur_rootfs *fs,
 	return 0;
 }
 
+/* The cache of @image and @image.index, or NULL (after a message). */
+static struct aur_sqfs_cache *open_cache(const char *image)
+{
+	AUR_AUTOFREE char *index_path = aur_printf("%s.index", image);
+	AUR_AUTOFREE char *index = NULL;
+	struct aur_sqfs_cache *c = NULL;
+	size_t len;
+	int fd = open(image, O_RDONLY | O_CLOEXEC), r;
+
+	r = fd < 0 ? -errno : index_path ? 0 : -ENOMEM;
+	if (r == 0)
+		r = aur_read_file(index_path, INDEX_MAX, &index, &len);
+	if (r == 0)
+		r = aur_sqfs_cache_open(image, fd, index, len, &c);
+	else
+		fprintf(stderr, "cannot read '%s' and its index: %s\n", image,
+			strerror(-r));
+	if (fd >= 0)
+		close(fd);
+	if (r < 0)
+		fprintf(stderr, "writing without a cache\n");
+	return c;
+}
+
+static void print_stats(const struct aur_sqfs_cache_stats *st)
+{
+	fprintf(stderr,
+		"cache: %llu blocks (%llu MiB) reused, %llu (%llu MiB) "
+		"compressed, %llu refused\n",
+		(unsigned long long)st->blocks_reused,
+		(unsigned long long)(st->bytes_reused >> 20),
+		(unsigned long long)st->blocks_compressed,
+		(unsigned long long)(st->bytes_compressed >> 20),
+		(unsigned long long)st->blocks_refused);
+}
+
+static int write_index(const struct aur_sqfs_index *index, const char *output)
+{
+	AUR_AUTOFREE char *path = aur_printf("%s.index", output);
+	int r = path ? aur_write_file_atomic(path, index->data, index->len,
+					     0644)
+		     : -ENOMEM;
+
+	if (r < 0)
+		fprintf(stderr, "cannot write the index of '%s': %s\n", output,
+			strerror(-r));
+	return r;
+}
+
 static int usage(const char *argv0)
 {
 	fprintf(stderr,
 		"usage: %s [-c gzip|xz|zstd|none] [-l LEVEL] [-b SIZE] "
-		"[-j THREADS] [-p] INPUT... OUTPUT\n",
+		"[-j THREADS] [-p] [-i] [-r OLD] INPUT... OUTPUT\n",
 		argv0);
 	return 2;
 }
@@ -353,12 +410,15 @@ static int usage(const char *argv0)
 int main(int argc, char **argv)
 {
 	struct aur_sqfs_opts o = {0};
+	struct aur_sqfs_index index = {0};
+	struct aur_sqfs_cache_stats stats;
+	struct aur_sqfs_cache *cache = NULL;
 	struct aur_rootfs *fs = NULL;
 	time_t last = 0;
 	uint64_t v;
 	int c, r = 0;
 
-	while ((c = getopt(argc, argv, "c:l:b:j:p")) != -1) {
+	while ((c = getopt(argc, argv, "c:l:b:j:pir:")) != -1) {
 		switch (c) {
 		case 'c':
 			r = aur_sqfs_compression_parse(optarg, &o.comp);
@@ -379,6 +439,15 @@ int main(int argc, char **argv)
 		case 'p':
 			o.progress = show_progress;
 			o.progress_ctx = &last;
+			break;
+		case 'i':
+			o.index = &index;
+			break;
+		case 'r':
+			aur_sqfs_cache_free(cache);
+			cache = open_cache(optarg);
+			o.cache = cache;
+			o.stats = &stats;
 			break;
 		default:
 			return usage(argv[0]);
@@ -409,6 +478,12 @@ int main(int argc, char **argv)
 	}
 	if (r == 0)
 		r = write_output(fs, &o, argv[argc - 1]);
+	if (r == 0 && o.cache)
+		print_stats(&stats);
+	if (r == 0 && index.data)
+		r = write_index(&index, argv[argc - 1]);
+	free(index.data);
+	aur_sqfs_cache_free(cache);
 	aur_rootfs_free(fs);
 	return r == 0 ? 0 : 1;
 }

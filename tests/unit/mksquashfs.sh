@@ -3,7 +3,8 @@
 # sockets, hard links, long symlinks, xattrs, owners, a 1,500-name
 # directory) and on layer tars with whiteouts: what unsquashfs extracts,
 # what the kernel mounts and what GRUB reads is the tree (treecmp.py), and
-# sqfsdiff finds no difference from mksquashfs's image of the same tree.
+# sqfsdiff finds no difference from mksquashfs's image of the same tree;
+# an image built from an earlier one's blocks (-i, -r) is the same bytes.
 # Needs root (devices, owners, xattrs, loop mounts): else exit 77.
 set -euo pipefail
 
@@ -125,6 +126,22 @@ setfattr -x trusted.overlay.opaque "$T/want/etc"
 extract "$T/layers.sqfs" "$T/y"
 python3 "$TREECMP" "$T/want" "$T/y" || fail "layers: the image is not the flattened tree"
 pass "two layer tars, with an opaque directory and a whiteout (xz)"
+
+# incremental: -i keeps the index, -r builds from an earlier image's
+# blocks; the bytes are those of a build without it, even from a bad index
+"$MKSQUASHFS" -i "$T/l1.tar" "$T/base.sqfs"
+[ -s "$T/base.sqfs.index" ] || fail "-i wrote no index"
+"$MKSQUASHFS" "$T/l1.tar" "$T/l2.tar" "$T/cold.sqfs"
+"$MKSQUASHFS" -r "$T/base.sqfs" "$T/l1.tar" "$T/l2.tar" "$T/warm.sqfs" 2>"$T/err"
+grep -q -E "^cache: [1-9][0-9]* blocks .* reused, .* compressed, 0 refused" "$T/err" ||
+	fail "the blocks of the first image were not reused: $(cat "$T/err")"
+cmp -s "$T/warm.sqfs" "$T/cold.sqfs" || fail "-r gives other bytes"
+# (byte 200: in the second entry, after the 88-byte header)
+printf 'X' | dd of="$T/base.sqfs.index" bs=1 seek=200 conv=notrunc status=none
+"$MKSQUASHFS" -r "$T/base.sqfs" "$T/l1.tar" "$T/l2.tar" "$T/warm2.sqfs" 2>"$T/err"
+grep -q "do not match their digest: not used" "$T/err" || fail "a corrupt index is not warned about"
+cmp -s "$T/warm2.sqfs" "$T/cold.sqfs" || fail "a corrupt index changes the bytes"
+pass "-i and -r: the blocks of an earlier image, the same bytes, a bad index refused"
 
 # errors: nothing is left behind
 if "$MKSQUASHFS" "$T/nowhere" "$T/bad.sqfs" 2>"$T/err"; then

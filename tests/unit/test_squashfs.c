@@ -16,6 +16,7 @@
 #include <aurora/sqfs_rootfs.h>
 #include <aurora/util.h>
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -25,6 +26,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sqfs/block.h>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
@@ -940,6 +943,584 @@ static void test_deterministic(void **state)
 	aur_rootfs_free(fs);
 }
 
+/* ---- incremental builds: the cache of compressed blocks ---- */
+
+/* Write @fs to @img with its index (into *@index) and stats. */
+static void write_indexed(const struct aur_rootfs *fs,
+			  const struct aur_sqfs_opts *base, const char *img,
+			  struct aur_sqfs_index *index,
+			  struct aur_sqfs_cache_stats *st)
+{
+	struct aur_sqfs_opts o = *base;
+
+	o.index = index;
+	o.stats = st;
+	assert_true(write_image(fs, &o, img) > 0);
+	assert_non_null(index->data);
+}
+
+/* The cache of @img with the index @data (@len bytes), or NULL with *@err
+ * (if not NULL) set to why. */
+static struct aur_sqfs_cache *cache_of(const char *img, const void *data,
+				       size_t len, int *err)
+{
+	struct aur_sqfs_cache *c = NULL;
+	int fd = open(img, O_RDONLY);
+	int r;
+
+	assert_true(fd >= 0);
+	r = aur_sqfs_cache_open(img, fd, data, len, &c);
+	close(fd); /* the cache keeps its own */
+	if (err)
+		*err = r;
+	assert_true((r == 0) == (c != NULL));
+	return c;
+}
+
+static void same_file(const char *a, const char *b)
+{
+	size_t alen, blen;
+	uint8_t *x = slurp(a, &alen), *y = slurp(b, &blen);
+
+	if (alen != blen || memcmp(x, y, alen) != 0)
+		fail_msg("'%s' (%zu bytes) and '%s' (%zu bytes) differ", a,
+			 alen, b, blen);
+	free(x);
+	free(y);
+}
+
+/* What a layer over a tree changes, in sqfsdiff's words. */
+struct changes {
+	char **lines;
+	size_t n;
+	char **cat; /* changed files unsquashfs -cat can name */
+	size_t ncat;
+};
+
+static void changes_release(struct changes *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->lines[i]);
+	for (size_t i = 0; i < c->ncat; i++)
+		free(c->cat[i]);
+	free(c->lines);
+	free(c->cat);
+}
+
+static bool plain_path(const char *path)
+{
+	return strspn(path, "/abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW"
+			    "XYZ0123456789._-") == strlen(path);
+}
+
+/* A file of the tree whose bytes alone may change: regular, one name. */
+static struct aur_fnode *changeable(struct gen *g, const char *path)
+{
+	struct aur_fnode *n = aur_rootfs_lookup(g->fs, path, false);
+
+	if (!n || !S_ISREG(n->mode) || n->link || n->nlink != 1)
+		return NULL;
+	return n;
+}
+
+/* New bytes for @n, keeping its metadata: the same size or not, never
+ * the same bytes. */
+static void new_bytes(struct gen *g, struct aur_fnode *n)
+{
+	size_t len = n->size > 0 && chance(&g->r, 30)
+			     ? (size_t)n->size
+			     : 1 + below(&g->r, 3 * g->block_size);
+	struct owned_mem *m = malloc(sizeof(*m));
+	uint8_t *old = node_data(n);
+
+	assert_non_null(m);
+	m->data = malloc(len ? len : 1);
+	assert_non_null(m->data);
+	fill(&g->r, m->data, len);
+	if (len > 0 && len == n->size && memcmp(m->data, old, len) == 0)
+		m->data[len / 2] ^= 1;
+	free(old);
+	aur_mem_source_init(&m->ms, m->data, len);
+	assert_int_equal(
+		aur_rootfs_adopt_source(g->fs, &m->ms.src, close_owned), 0);
+	n->src = &m->ms.src;
+	n->off = 0;
+	n->size = len;
+}
+
+static void add_change(struct changes *c, char *line)
+{
+	add_path(&c->lines, &c->n, line);
+	free(line);
+}
+
+/* Change @count files of @g's tree as a layer would: new bytes for some,
+ * some removed, some added; @c gets what sqfsdiff will say. */
+static void change_tree(struct gen *g, unsigned count, struct changes *c)
+{
+	char path[PATH_MAX];
+	bool safe;
+
+	memset(c, 0, sizeof(*c));
+	for (unsigned tries = 0; c->n < count && tries < 1000; tries++) {
+		const char *at = g->others[below(&g->r, (uint32_t)g->nothers)];
+		unsigned k = below(&g->r, 100);
+		struct aur_fnode *n = changeable(g, at);
+
+		if (k < 25 && random_path(g, path, &safe)) {
+			random_file(g, path, safe);
+			add_change(c, aur_printf("> %s", path + 1));
+		} else if (n && k < 40) {
+			add_change(c, aur_printf("< %s", at + 1));
+			assert_int_equal(aur_rootfs_remove(g->fs, at), 0);
+		} else if (n) {
+			new_bytes(g, n);
+			add_change(c,
+				   aur_printf("regular file %s differs", at));
+			if (plain_path(at))
+				add_path(&c->cat, &c->ncat, at + 1);
+		}
+	}
+}
+
+static int line_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Whether @line is sqfsdiff saying that the inode of a file whose bytes
+ * changed went from basic to extended or back (sparse blocks come and go
+ * with the bytes). */
+static bool type_of_changed(const char *line, const struct changes *c)
+{
+	static const char *const said[] = {" has an extended type",
+					   " has a basic type"};
+	char want[PATH_MAX + 64];
+
+	for (size_t k = 0; k < AUR_ARRAY_SIZE(said); k++) {
+		const char *end = strstr(line, said[k]);
+
+		if (!end || strcmp(end, said[k]) != 0)
+			continue;
+		snprintf(want, sizeof(want), "regular file %.*s differs",
+			 (int)(end - line), line);
+		for (size_t i = 0; i < c->n; i++)
+			if (strcmp(c->lines[i], want) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* sqfsdiff, which we did not write, finds between @old and @new exactly
+ * the changes @c. */
+static void check_sqfsdiff(const char *old, const char *new, struct changes *c,
+			   const char *tmp)
+{
+	AUR_AUTOFREE char *out = aur_printf("%s/sqfsdiff.out", tmp);
+	const char *argv[] = {"sqfsdiff", "-a", old, "-b", new, NULL};
+	char *text, *save = NULL, **got = NULL;
+	size_t len, ngot = 0;
+
+	if (!have_tool("sqfsdiff")) {
+		print_message("sqfsdiff not found: skipped\n");
+		return;
+	}
+	assert_int_equal(run(argv, out), c->n ? 1 : 0);
+	assert_int_equal(aur_read_file(out, 1u << 24, &text, &len), 0);
+	for (char *l = strtok_r(text, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save))
+		if (!type_of_changed(l, c))
+			add_path(&got, &ngot, l);
+	qsort(got, ngot, sizeof(*got), line_cmp);
+	qsort(c->lines, c->n, sizeof(*c->lines), line_cmp);
+	for (size_t i = 0; i < AUR_MAX(ngot, c->n); i++)
+		if (i >= ngot || i >= c->n || strcmp(got[i], c->lines[i]) != 0)
+			fail_msg("sqfsdiff says '%s' where '%s' was changed",
+				 i < ngot ? got[i] : "(nothing)",
+				 i < c->n ? c->lines[i] : "(nothing)");
+	for (size_t i = 0; i < ngot; i++)
+		free(got[i]);
+	free(got);
+	free(text);
+}
+
+/* unsquashfs -cat gives the new bytes of the changed files. */
+static void check_cat(const struct aur_rootfs *fs, const char *img,
+		      const struct changes *c, const char *tmp)
+{
+	AUR_AUTOFREE char *out = aur_printf("%s/cat.out", tmp);
+
+	for (size_t i = 0; i < c->ncat; i++) {
+		const char *argv[] = {"unsquashfs", "-cat", img, c->cat[i],
+				      NULL};
+		const struct aur_fnode *n =
+			aur_rootfs_lookup(fs, c->cat[i], false);
+		uint8_t *want = node_data(n), *got;
+		size_t len;
+
+		assert_int_equal(run(argv, out), 0);
+		got = slurp(out, &len);
+		if (len != n->size || memcmp(got, want, len) != 0)
+			fail_msg("unsquashfs -cat '%s': other bytes",
+				 c->cat[i]);
+		free(got);
+		free(want);
+	}
+}
+
+/* The rounds of the incremental test: each compressor, threads. */
+static const struct {
+	const char *comp;
+	unsigned threads;
+	uint64_t budget;
+} incremental_rounds[] = {
+	{"gzip", 2, 8 * MIB},
+	{"zstd", 3, 8 * MIB},
+	{"xz", 2, 3 * MIB},
+	{"gzip", 1, 8 * MIB},
+};
+
+/* Tree A, written with its index; tree B, A with a layer's changes,
+ * written with A's cache: the bytes and the index of a cold build of B,
+ * fewer blocks compressed, and readers we did not write see B. */
+static void incremental_round(size_t i, uint64_t seed, const char *tmp)
+{
+	AUR_AUTOFREE char *a = aur_printf("%s/a.sqfs", tmp);
+	AUR_AUTOFREE char *b = aur_printf("%s/b.sqfs", tmp);
+	AUR_AUTOFREE char *cold = aur_printf("%s/b-cold.sqfs", tmp);
+	struct aur_sqfs_index ia, ib, icold;
+	struct aur_sqfs_cache_stats sa, sb, scold;
+	struct aur_sqfs_opts o = {.threads = incremental_rounds[i].threads};
+	uint64_t budget = incremental_rounds[i].budget / (SANITIZED ? 3 : 1);
+	struct changes c;
+	struct gen ga, gb;
+	struct aur_rootfs *fa, *fb;
+	struct aur_sqfs_cache *cache;
+
+	assert_int_equal(
+		aur_sqfs_compression_parse(incremental_rounds[i].comp, &o.comp),
+		0);
+	fa = random_tree(&ga, seed, 250, budget);
+	fb = random_tree(&gb, seed, 250, budget);
+	o.block_size = ga.block_size;
+	change_tree(&gb, 4 + (unsigned)i, &c);
+	write_indexed(fa, &o, a, &ia, &sa);
+	cache = cache_of(a, ia.data, ia.len, NULL);
+	o.cache = cache;
+	write_indexed(fb, &o, b, &ib, &sb);
+	o.cache = NULL;
+	write_indexed(fb, &o, cold, &icold, &scold);
+	print_message("round %zu (seed %llu): %s, %u-byte blocks: %llu "
+		      "blocks compressed cold, %llu reused and %llu "
+		      "compressed with the cache (%zu changes)\n",
+		      i, (unsigned long long)seed, incremental_rounds[i].comp,
+		      o.block_size, (unsigned long long)scold.blocks_compressed,
+		      (unsigned long long)sb.blocks_reused,
+		      (unsigned long long)sb.blocks_compressed, c.n);
+	same_file(b, cold);
+	assert_int_equal(ib.len, icold.len);
+	assert_memory_equal(ib.data, icold.data, ib.len);
+	assert_int_equal(sb.blocks_refused, 0);
+	assert_true(sb.blocks_reused > 0);
+	assert_true(sb.blocks_compressed < scold.blocks_compressed);
+	assert_int_equal(sb.blocks_reused + sb.blocks_compressed,
+			 scold.blocks_compressed);
+	check_listing(fb, b);
+	check_unsquashfs(fb, b, tmp);
+	check_kernel(fb, b, tmp);
+	check_sqfsdiff(a, b, &c, tmp);
+	check_cat(fb, b, &c, tmp);
+	aur_sqfs_cache_free(cache);
+	free(ia.data);
+	free(ib.data);
+	free(icold.data);
+	changes_release(&c);
+	gen_release(&ga);
+	gen_release(&gb);
+	aur_rootfs_free(fa);
+	aur_rootfs_free(fb);
+}
+
+static void test_incremental(void **state)
+{
+	uint64_t seed = base_seed() + 2000;
+	char *tmp;
+
+	if (!have_readers())
+		return;
+	tmp = temp_dir();
+	print_message("incremental: seed %llu (AUR_SQFS_SEED repeats it)\n",
+		      (unsigned long long)seed);
+	for (size_t i = 0; i < AUR_ARRAY_SIZE(incremental_rounds); i++)
+		incremental_round(i, seed + i, tmp);
+}
+
+/* What a build of B makes of a cache whatever it holds: the bytes of the
+ * cold build. */
+struct corrupt {
+	const char *tmp;
+	struct aur_rootfs *fb;
+	struct aur_sqfs_opts o;
+	char *cold; /* B, without a cache */
+	char *a; /* A's image */
+	struct aur_sqfs_index ia; /* and index */
+};
+
+/* Write B with the cache of @img and index @data (@len bytes): the cold
+ * bytes. Returns the stats; *@opened says whether the cache opened, and
+ * the log must hold @said. */
+static struct aur_sqfs_cache_stats with_cache(struct corrupt *t,
+					      const char *img, const void *data,
+					      size_t len, bool opened,
+					      const char *said)
+{
+	AUR_AUTOFREE char *b = aur_printf("%s/b.sqfs", t->tmp);
+	struct aur_sqfs_cache_stats st;
+	struct aur_sqfs_opts o = t->o;
+	struct aur_sqfs_cache *cache;
+	int err;
+
+	capture_logs();
+	cache = cache_of(img, data, len, &err);
+	assert_int_equal(err, opened ? 0 : -EBADMSG);
+	o.cache = cache;
+	o.stats = &st;
+	assert_true(write_image(t->fb, &o, b) > 0);
+	same_file(b, t->cold);
+	if (said && !strstr(captured_logs(), said))
+		fail_msg("no '%s' in the log: %s", said, captured_logs());
+	release_logs();
+	aur_sqfs_cache_free(cache);
+	return st;
+}
+
+/* A copy of A's index with entry @i passed through @edit and the
+ * entries' digest made right again: an index that only its checks can
+ * tell is wrong. */
+static uint8_t *forged(const struct corrupt *t, size_t i,
+		       void (*edit)(struct aur_sqfs_index_entry *v, size_t i,
+				    size_t n))
+{
+	const size_t head = sizeof(struct aur_sqfs_index_header);
+	size_t n = (t->ia.len - head) / sizeof(struct aur_sqfs_index_entry);
+	uint8_t *copy = malloc(t->ia.len);
+	struct aur_sqfs_index_entry *v;
+	struct aur_sqfs_index_header h;
+
+	assert_non_null(copy);
+	memcpy(copy, t->ia.data, t->ia.len);
+	v = (struct aur_sqfs_index_entry *)(copy + head);
+	edit(v, i, n);
+	memcpy(&h, copy, head);
+	aur_sha256(v, n * sizeof(*v), h.entries_digest);
+	memcpy(copy, &h, head);
+	return copy;
+}
+
+static void point_outside(struct aur_sqfs_index_entry *v, size_t i, size_t n)
+{
+	v[i].offset = htole64(1ull << 40);
+}
+
+static void unknown_bits(struct aur_sqfs_index_entry *v, size_t i, size_t n)
+{
+	v[i].size_word |= htole32(1u << 30);
+}
+
+static void swap_entries(struct aur_sqfs_index_entry *v, size_t i, size_t n)
+{
+	struct aur_sqfs_index_entry x = v[i];
+
+	v[i] = v[(i + 1) % n];
+	v[(i + 1) % n] = x;
+}
+
+/* Each entry keeps its data digest but takes the next one's stored
+ * block: well formed, sorted, and every block lies. */
+static void rotate_blocks(struct aur_sqfs_index_entry *v, size_t i, size_t n)
+{
+	struct aur_sqfs_index_entry first = v[0];
+
+	for (size_t k = 0; k + 1 < n; k++) {
+		memcpy(v[k].stored_digest, v[k + 1].stored_digest, 32);
+		v[k].offset = v[k + 1].offset;
+		v[k].size_word = v[k + 1].size_word;
+	}
+	memcpy(v[n - 1].stored_digest, first.stored_digest, 32);
+	v[n - 1].offset = first.offset;
+	v[n - 1].size_word = first.size_word;
+}
+
+/* A copy of @img with one byte of each stored block flipped. */
+static char *flip_blocks(const struct corrupt *t)
+{
+	const size_t head = sizeof(struct aur_sqfs_index_header);
+	const struct aur_sqfs_index_entry *v =
+		(const void *)(t->ia.data + head);
+	size_t n = (t->ia.len - head) / sizeof(*v), len;
+	char *copy = aur_printf("%s/a-flipped.sqfs", t->tmp);
+	uint8_t *bytes = slurp(t->a, &len);
+
+	for (size_t i = 0; i < n; i++)
+		bytes[le64toh(v[i].offset) +
+		      SQFS_ON_DISK_BLOCK_SIZE(le32toh(v[i].size_word)) / 2] ^=
+			0x10;
+	write_file(copy, bytes, len);
+	free(bytes);
+	return copy;
+}
+
+/* @data with one byte flipped at @at (a new buffer). */
+static uint8_t *flipped(const struct aur_sqfs_index *ix, size_t at)
+{
+	uint8_t *copy = malloc(ix->len);
+
+	assert_non_null(copy);
+	memcpy(copy, ix->data, ix->len);
+	copy[at] ^= 0x01;
+	return copy;
+}
+
+/* A copy of A's image without its last 4 KiB. */
+static char *truncated_image(const struct corrupt *t)
+{
+	char *copy = aur_printf("%s/a-short.sqfs", t->tmp);
+	size_t len;
+	uint8_t *bytes = slurp(t->a, &len);
+
+	write_file(copy, bytes, len - 4096);
+	free(bytes);
+	return copy;
+}
+
+/* A's cache, but A written with other settings (@o): not used. */
+static void other_settings(struct corrupt *t, struct aur_rootfs *fa,
+			   struct aur_sqfs_opts o)
+{
+	AUR_AUTOFREE char *img = aur_printf("%s/a-other.sqfs", t->tmp);
+	struct aur_sqfs_index ix;
+	struct aur_sqfs_cache_stats st;
+
+	write_indexed(fa, &o, img, &ix, &st);
+	st = with_cache(t, img, ix.data, ix.len, true,
+			"made with other compressor settings");
+	assert_int_equal(st.blocks_reused, 0);
+	free(ix.data);
+}
+
+/* Whatever is wrong with a cache - its index cut short, flipped, forged,
+ * its image changed or cut, other settings - the build says so and
+ * writes the bytes of a build without it. */
+static void test_cache_checked(void **state)
+{
+	const size_t head = sizeof(struct aur_sqfs_index_header);
+	const size_t entry = sizeof(struct aur_sqfs_index_entry);
+	struct corrupt t = {.tmp = temp_dir(),
+			    .o = {.block_size = 65536, .threads = 2}};
+	uint64_t seed = base_seed() + 3000;
+	struct aur_sqfs_cache_stats st;
+	struct changes c;
+	struct gen ga, gb;
+	struct aur_rootfs *fa = random_tree(&ga, seed, 200, 6 * MIB);
+	AUR_AUTOFREE uint8_t *buf = NULL;
+	AUR_AUTOFREE char *img = NULL;
+	size_t n;
+
+	print_message("cache checks: seed %llu\n", (unsigned long long)seed);
+	t.fb = random_tree(&gb, seed, 200, 6 * MIB);
+	change_tree(&gb, 3, &c);
+	t.a = aur_printf("%s/a.sqfs", t.tmp);
+	t.cold = aur_printf("%s/cold.sqfs", t.tmp);
+	write_indexed(fa, &t.o, t.a, &t.ia, &st);
+	assert_true(write_image(t.fb, &t.o, t.cold) > 0);
+	n = (t.ia.len - head) / entry;
+	assert_true(n >= 2);
+
+	/* as made, the cache is used */
+	st = with_cache(&t, t.a, t.ia.data, t.ia.len, true, NULL);
+	assert_true(st.blocks_reused > 0);
+	assert_int_equal(st.blocks_refused, 0);
+
+	/* an index that does not check out is not used at all */
+	with_cache(&t, t.a, t.ia.data, 10, false, "shorter than an index");
+	with_cache(&t, t.a, t.ia.data, t.ia.len - 1, false, "truncated?");
+	with_cache(&t, t.a, t.ia.data, t.ia.len - entry, false, "truncated?");
+	buf = flipped(&t.ia, head + entry * (n / 2) + 5);
+	with_cache(&t, t.a, buf, t.ia.len, false, "do not match their digest");
+	free(buf);
+	buf = flipped(&t.ia, 0);
+	with_cache(&t, t.a, buf, t.ia.len, false, "bad magic");
+	free(buf);
+	buf = forged(&t, n / 2, point_outside);
+	with_cache(&t, t.a, buf, t.ia.len, false, "outside the image");
+	free(buf);
+	buf = forged(&t, n / 2, unknown_bits);
+	with_cache(&t, t.a, buf, t.ia.len, false, "unknown bits");
+	free(buf);
+	buf = forged(&t, n / 2, swap_entries);
+	with_cache(&t, t.a, buf, t.ia.len, false, "not sorted");
+	free(buf);
+	img = truncated_image(&t);
+	with_cache(&t, img, t.ia.data, t.ia.len, false, "the index says");
+
+	/* well formed but lying, or an image changed since: each block is
+	 * checked, and compressed again */
+	buf = forged(&t, 0, rotate_blocks);
+	st = with_cache(&t, t.a, buf, t.ia.len, true, "not reused");
+	assert_int_equal(st.blocks_reused, 0);
+	assert_true(st.blocks_refused > 0);
+	free(img);
+	img = flip_blocks(&t);
+	st = with_cache(&t, img, t.ia.data, t.ia.len, true, "not reused");
+	assert_int_equal(st.blocks_reused, 0);
+	assert_true(st.blocks_refused > 0);
+
+	/* made with other settings */
+	other_settings(&t, fa,
+		       (struct aur_sqfs_opts){.block_size = 65536, .level = 1});
+	other_settings(&t, fa, (struct aur_sqfs_opts){.block_size = 131072});
+	other_settings(&t, fa,
+		       (struct aur_sqfs_opts){.block_size = 65536,
+					      .comp = AUR_SQFS_ZSTD});
+
+	free(t.ia.data);
+	free(t.a);
+	free(t.cold);
+	changes_release(&c);
+	gen_release(&ga);
+	gen_release(&gb);
+	aur_rootfs_free(fa);
+	aur_rootfs_free(t.fb);
+}
+
+/* 'none' compresses nothing: no index, and a cache is left alone. */
+static void test_cache_none(void **state)
+{
+	struct aur_rootfs *fs = aur_rootfs_new();
+	struct aur_sqfs_index ix = {(uint8_t *)"x", 1}, gz;
+	struct aur_sqfs_cache_stats st;
+	struct aur_sqfs_opts o = {.comp = AUR_SQFS_NONE, .index = &ix};
+	char *tmp = temp_dir();
+	AUR_AUTOFREE char *a = aur_printf("%s/a.sqfs", tmp);
+	AUR_AUTOFREE char *b = aur_printf("%s/b.sqfs", tmp);
+	AUR_AUTOFREE char *cold = aur_printf("%s/cold.sqfs", tmp);
+	struct aur_sqfs_cache *cache;
+
+	put_file(fs, "a", pattern(3 * MIB, 1), 3 * MIB, 0644);
+	assert_true(write_image(fs, &o, b) > 0);
+	assert_null(ix.data);
+	write_indexed(fs, &(struct aur_sqfs_opts){0}, a, &gz, &st);
+	cache = cache_of(a, gz.data, gz.len, NULL);
+	o = (struct aur_sqfs_opts){.comp = AUR_SQFS_NONE, .cache = cache};
+	assert_true(write_image(fs, &o, b) > 0);
+	o.cache = NULL;
+	assert_true(write_image(fs, &o, cold) > 0);
+	same_file(b, cold);
+	aur_sqfs_cache_free(cache);
+	free(gz.data);
+	aur_rootfs_free(fs);
+}
+
 /* ---- the demo OS, through a layer tar ---- */
 
 static void close_file(struct aur_source *src)
@@ -1272,6 +1853,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_deterministic, teardown),
 		cmocka_unit_test_teardown(test_demo_os, teardown),
 		cmocka_unit_test_teardown(test_property, teardown),
+		cmocka_unit_test_teardown(test_incremental, teardown),
+		cmocka_unit_test_teardown(test_cache_checked, teardown),
+		cmocka_unit_test_teardown(test_cache_none, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
