@@ -346,6 +346,7 @@ static void answer(struct aur_dhcp_server *s, const struct aur_dhcp_msg *m,
 {
 	uint8_t reply[AUR_DHCP_PACKET_MAX];
 	struct sockaddr_in dst;
+	char to[INET_ADDRSTRLEN];
 	bool broadcast;
 	ssize_t n;
 
@@ -358,6 +359,10 @@ static void answer(struct aur_dhcp_server *s, const struct aur_dhcp_msg *m,
 	}
 	broadcast =
 		aur_dhcp_destination(&s->o, m, in->on_pxe_port, &in->src, &dst);
+	aur_debug("DHCP: %s to %s port %u for %s",
+		  a->type == AUR_DHCP_OFFER ? "DHCPOFFER" : "DHCPACK",
+		  inet_ntop(AF_INET, &dst.sin_addr, to, sizeof(to)),
+		  ntohs(dst.sin_port), a->mac);
 	send_reply(in->fd, reply, (size_t)n, &dst, a->server,
 		   broadcast ? in->ifindex : 0);
 }

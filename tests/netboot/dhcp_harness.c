@@ -6,13 +6,14 @@
  *   dhcp-harness [--listen ADDR] [--port N] [--pxe-port N]
  *                [--client-port N] [--http-port N] [--bios FILE]
  *                [--efi FILE] [--http-efi FILE] [--script FILE]
- *                [--machines N]
+ *                [--machines N] [--debug]
  *
  * Prints "ready <port> <pxe-port>" once answering, then one line
  * "seen <mac> <arch> <ipxe 0|1>" per call of the "seen" callback, which
  * accepts the first N distinct machines (--machines; default unlimited)
- * and refuses the others with ENOSPC. Logs go to stderr. Runs until
- * SIGTERM or SIGINT; exit status 0, or 1 if the server did not start.
+ * and refuses the others with ENOSPC. Logs go to stderr (--debug: every
+ * message, answered or not). Runs until SIGTERM or SIGINT; exit status 0, or 1
+ * if the server did not start.
  */
 #include <aurora/dhcp.h>
 #include <aurora/log.h>
@@ -81,6 +82,7 @@ static int parse_args(int argc, char **argv, struct aur_dhcp_opts *o,
 		{"http-efi", required_argument, NULL, 'H'},
 		{"script", required_argument, NULL, 's'},
 		{"machines", required_argument, NULL, 'm'},
+		{"debug", no_argument, NULL, 'd'},
 		{NULL, 0, NULL, 0},
 	};
 	uint64_t limit;
@@ -116,6 +118,9 @@ static int parse_args(int argc, char **argv, struct aur_dhcp_opts *o,
 		case 's':
 			o->ipxe_script = optarg;
 			break;
+		case 'd':
+			aur_log_set_level(LOG_DEBUG);
+			break;
 		case 'm':
 			r = aur_parse_u64(optarg, &limit);
 			ms->limit = (unsigned long)limit;
@@ -145,7 +150,7 @@ int main(int argc, char **argv)
 			"usage: dhcp-harness [--listen ADDR] [--port N] "
 			"[--pxe-port N] [--client-port N] [--http-port N] "
 			"[--bios F] [--efi F] [--http-efi F] [--script F] "
-			"[--machines N]\n");
+			"[--machines N] [--debug]\n");
 		return 2;
 	}
 	sigemptyset(&stop);

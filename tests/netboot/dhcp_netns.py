@@ -32,6 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CLIENT = os.path.join(HERE, "dhcp_client.py")
 TAG = f"adh{os.getpid()}"
 NS = {n: f"{TAG}{n}" for n in ("s", "d", "c0", "c1")}
+
 SRV_A, SRV_B, DNSMASQ = "10.70.0.1", "10.71.0.1", "10.70.0.2"
 MAC0 = "52:54:00:70:00:01"
 
@@ -139,26 +140,30 @@ def check_offer(r, mac, server, file, cls="PXEClient", msg="02"):
     expect(300 <= r["length"] <= 548, f"{mac}: {r['length']} bytes")
 
 
-def setup(tmp):
-    for ns in NS.values():
-        sh("ip", "netns", "add", ns)
-    for n in NS:
+def add_netns(*names):
+    for n in names:
+        sh("ip", "netns", "add", NS[n])
         sh("ip", "link", "set", "lo", "up", ns=n)
+
+
+def veth(ns, name, peer_ns, peer="eth0"):
+    """A veth pair: @name in @ns, @peer in @peer_ns, both up."""
+    sh("ip", "link", "add", name, "netns", NS[ns], "type", "veth", "peer",
+       "name", peer, "netns", NS[peer_ns])
+    sh("ip", "link", "set", name, "up", ns=ns)
+    sh("ip", "link", "set", peer, "up", ns=peer_ns)
+
+
+def start_segment(tmp):
+    """Namespace s with bridge br0 (10.70.0.1/24), namespace d on it with
+    dnsmasq leasing 10.70.0.100-150. Returns dnsmasq's process."""
+    add_netns("s", "d")
     sh("ip", "link", "add", "br0", "type", "bridge", "forward_delay", "0",
        ns="s")
     sh("ip", "addr", "add", f"{SRV_A}/24", "dev", "br0", ns="s")
     sh("ip", "link", "set", "br0", "up", ns="s")
-    for port, peer in (("pd", "d"), ("pc0", "c0")):
-        sh("ip", "link", "add", port, "netns", NS["s"], "type", "veth",
-           "peer", "name", "eth0", "netns", NS[peer])
-        sh("ip", "link", "set", port, "master", "br0", "up", ns="s")
-        sh("ip", "link", "set", "eth0", "up", ns=peer)
-    sh("ip", "link", "set", "eth0", "address", MAC0, ns="c0")
-    sh("ip", "link", "add", "eth1", "netns", NS["s"], "type", "veth", "peer",
-       "name", "eth0", "netns", NS["c1"])
-    sh("ip", "addr", "add", f"{SRV_B}/24", "dev", "eth1", ns="s")
-    sh("ip", "link", "set", "eth1", "up", ns="s")
-    sh("ip", "link", "set", "eth0", "up", ns="c1")
+    veth("s", "pd", "d")
+    sh("ip", "link", "set", "pd", "master", "br0", ns="s")
     sh("ip", "addr", "add", f"{DNSMASQ}/24", "dev", "eth0", ns="d")
     dnsmasq = subprocess.Popen(
         ["ip", "netns", "exec", NS["d"], "dnsmasq", "--keep-in-foreground",
@@ -176,6 +181,18 @@ def setup(tmp):
     raise Failure("dnsmasq did not start")
 
 
+def setup(tmp):
+    """The segment, client c0 on br0, client c1 on a second link of s."""
+    dnsmasq = start_segment(tmp)
+    add_netns("c0", "c1")
+    veth("s", "pc0", "c0")
+    sh("ip", "link", "set", "pc0", "master", "br0", ns="s")
+    sh("ip", "link", "set", "eth0", "address", MAC0, ns="c0")
+    veth("s", "eth1", "c1")
+    sh("ip", "addr", "add", f"{SRV_B}/24", "dev", "eth1", ns="s")
+    return dnsmasq
+
+
 def cleanup(procs):
     for p in procs:
         if p and p.poll() is None:
@@ -183,6 +200,24 @@ def cleanup(procs):
             p.wait()
     for ns in NS.values():
         subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+
+
+def root_and_tools(*tools):
+    """None if the test can run here, else why not."""
+    if os.geteuid() != 0:
+        return "needs root"
+    for tool in ("ip", "dnsmasq", "ss", *tools):
+        if not shutil.which(tool):
+            return f"needs {tool}"
+    return None
+
+
+def report(tmp):
+    """The logs of a failed run, on stderr."""
+    for name in sorted(os.listdir(tmp)):
+        if name.endswith(".log"):
+            with open(os.path.join(tmp, name), errors="replace") as f:
+                log(f"--- {name}\n{f.read()[-3000:]}")
 
 
 def test_plain_client(h, tmp):
@@ -319,13 +354,10 @@ def test_listen_addr(tmp):
 
 
 def main():
-    if os.geteuid() != 0:
-        print("SKIP: needs root")
+    why = root_and_tools("busybox")
+    if why:
+        print(f"SKIP: {why}")
         return 77
-    for tool in ("ip", "dnsmasq", "busybox", "ss"):
-        if not shutil.which(tool):
-            print(f"SKIP: needs {tool}")
-            return 77
     tmp = tempfile.mkdtemp(prefix="aurorafs-dhcp.")
     procs = []
     try:
@@ -344,10 +376,7 @@ def main():
     except (Failure, subprocess.CalledProcessError,
             subprocess.TimeoutExpired) as e:
         log(f"FAIL: {e}")
-        for name in sorted(os.listdir(tmp)):
-            if name.endswith(".log"):
-                with open(os.path.join(tmp, name)) as f:
-                    log(f"--- {name}\n{f.read()[-3000:]}")
+        report(tmp)
         return 1
     finally:
         cleanup(procs)
