@@ -266,6 +266,18 @@ def cmd_listen(a):
         print(json.dumps({"replies": collect(s, a.seconds)}))
 
 
+def overloaded(mac):
+    """A DISCOVER whose options spill into file and sname (option 52),
+    the vendor class split in three (RFC 3396)."""
+    p = bytearray(request("plain", mac, 0x5678)[:240])
+    file = opt(60, b"ient:Arch:00007") + opt(93, u16(7)) + b"\xff"
+    sname = opt(60, b":UNDI:003000") + opt(97, UUID) + b"\xff"
+    p[108:108 + len(file)] = file
+    p[44:44 + len(sname)] = sname
+    return (bytes(p) + opt(53, bytes([DISCOVER])) + opt(52, b"\x03") +
+            opt(60, b"PXECl") + b"\xff")
+
+
 def cmd_seeds(a):
     os.makedirs(a.dir, exist_ok=True)
     mac = bytes.fromhex("525400c0ffee")
@@ -273,6 +285,13 @@ def cmd_seeds(a):
         for name, t in (("discover", DISCOVER), ("request", REQUEST)):
             with open(os.path.join(a.dir, f"{kind}-{name}"), "wb") as f:
                 f.write(request(kind, mac, 0x1234, t))
+    relayed = bytearray(request("efi", mac, 0x9abc))
+    relayed[3] = 1
+    relayed[24:28] = socket.inet_aton("10.9.0.1")
+    with open(os.path.join(a.dir, "efi-relayed"), "wb") as f:
+        f.write(relayed)
+    with open(os.path.join(a.dir, "overloaded"), "wb") as f:
+        f.write(overloaded(mac))
 
 
 def main():
