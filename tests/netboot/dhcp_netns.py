@@ -7,15 +7,17 @@ udhcpc), in network namespaces made here and removed on exit:
     ns "s": dhcp-harness on br0 10.70.0.1/24 and eth1 10.71.0.1/24
     ns "d": dnsmasq, a plain DHCP server, 10.70.0.2 on br0's segment
     ns "c0": clients on br0's segment      ns "c1": clients on eth1's
+    ns "r": dnsmasq relaying DHCP to both servers from ns "c2"'s link
 
 Checked: every client kind's offer field by field, as the wire carries
 it (broadcast from port 67 to 68, on the link the request came in on,
 with that link's address); the client leases from dnsmasq and boots from
-the proxy (DORA, then the PXE port); plain DHCP clients get nothing from
-the proxy; refused architectures; the "seen" callback and its refusal;
-listen_addr confining the server to one interface.
+the proxy (DORA, then the PXE port); a client behind a DHCP relay;
+plain DHCP clients get nothing from the proxy; refused architectures;
+the "seen" callback and its refusal; listen_addr confining the server to
+one interface.
 
-Environment: DHCP_HARNESS (the harness binary), SOURCE_ROOT. Exit 77 when
+Environment: DHCP_HARNESS (the harness binary). Exit 77 when
 not root or a tool is missing.
 """
 import json
@@ -31,9 +33,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLIENT = os.path.join(HERE, "dhcp_client.py")
 TAG = f"adh{os.getpid()}"
-NS = {n: f"{TAG}{n}" for n in ("s", "d", "c0", "c1")}
+NS = {n: f"{TAG}{n}" for n in ("s", "d", "c0", "c1", "r", "c2")}
 
 SRV_A, SRV_B, DNSMASQ = "10.70.0.1", "10.71.0.1", "10.70.0.2"
+RELAY_A, RELAY_C = "10.70.0.3", "10.72.0.1"
 MAC0 = "52:54:00:70:00:01"
 
 
@@ -170,6 +173,7 @@ def start_segment(tmp):
          "--log-facility=-", "--conf-file=/dev/null", "--port=0",
          "--interface=eth0", "--bind-interfaces", "--no-ping",
          "--dhcp-range=10.70.0.100,10.70.0.150,255.255.255.0,10m",
+         "--dhcp-range=10.72.0.100,10.72.0.150,255.255.255.0,10m",
          f"--dhcp-leasefile={tmp}/leases", f"--pid-file={tmp}/dnsmasq.pid",
          "--user=root", "--log-dhcp"],
         stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/dnsmasq.log", "w"))
@@ -181,8 +185,29 @@ def start_segment(tmp):
     raise Failure("dnsmasq did not start")
 
 
+def start_relay(tmp):
+    """Router r between br0's segment (10.70.0.3) and client c2's link
+    (10.72.0.1), dnsmasq relaying DHCP from c2's link to the proxy and to
+    the DHCP server. Returns the relay's process."""
+    add_netns("r", "c2")
+    veth("s", "pr", "r")
+    sh("ip", "link", "set", "pr", "master", "br0", ns="s")
+    sh("ip", "addr", "add", f"{RELAY_A}/24", "dev", "eth0", ns="r")
+    veth("r", "eth1", "c2")
+    sh("ip", "addr", "add", f"{RELAY_C}/24", "dev", "eth1", ns="r")
+    for ns in ("s", "d"):
+        sh("ip", "route", "add", "10.72.0.0/24", "via", RELAY_A, ns=ns)
+    return subprocess.Popen(
+        ["ip", "netns", "exec", NS["r"], "dnsmasq", "--keep-in-foreground",
+         "--log-facility=-", "--conf-file=/dev/null", "--port=0",
+         f"--dhcp-relay={RELAY_C},{SRV_A}", f"--dhcp-relay={RELAY_C},{DNSMASQ}",
+         f"--pid-file={tmp}/relay.pid", "--user=root"],
+        stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/relay.log", "w"))
+
+
 def setup(tmp):
-    """The segment, client c0 on br0, client c1 on a second link of s."""
+    """The segment, client c0 on br0, client c1 on a second link of s,
+    client c2 behind a relay. Returns the dnsmasq processes."""
     dnsmasq = start_segment(tmp)
     add_netns("c0", "c1")
     veth("s", "pc0", "c0")
@@ -190,7 +215,7 @@ def setup(tmp):
     sh("ip", "link", "set", "eth0", "address", MAC0, ns="c0")
     veth("s", "eth1", "c1")
     sh("ip", "addr", "add", f"{SRV_B}/24", "dev", "eth1", ns="s")
-    return dnsmasq
+    return [dnsmasq, start_relay(tmp)]
 
 
 def cleanup(procs):
@@ -339,6 +364,24 @@ def test_multihomed(h):
     expect(not leaked, "nothing went out on the first link")
 
 
+def test_relayed(h):
+    """Behind a relay: the offer goes to the relay (giaddr, port 67),
+    which hands it to the client; dnsmasq leases on that link too."""
+    mac = "52:54:00:72:00:07"
+    replies = discover("c2", "efi", mac)
+    proxy = [r for r in replies if r["options"].get("54") == "0a460001"]
+    lease = [r for r in replies if r["yiaddr"].startswith("10.72.0.1")]
+    expect(len(proxy) == 1 and len(lease) == 1,
+           "relayed: one offer from each server")
+    r = proxy[0]
+    expect(r["ip_src"] == RELAY_C and r["sport"] == 67 and
+           r["giaddr"] == RELAY_C,
+           "relayed: the offer came back through the relay, giaddr kept")
+    expect(r["siaddr"] == SRV_A and r["file"] == "netboot/ipxe.efi" and
+           r["yiaddr"] == "0.0.0.0" and opt_text(r, 60) == "PXEClient",
+           "relayed: the proxy's answer, the server's own address in it")
+
+
 def test_listen_addr(tmp):
     """listen_addr: only the interface holding it is served."""
     h = Harness(tmp, "--listen", SRV_A)
@@ -361,13 +404,14 @@ def main():
     tmp = tempfile.mkdtemp(prefix="aurorafs-dhcp.")
     procs = []
     try:
-        procs.append(setup(tmp))
+        procs += setup(tmp)
         h = Harness(tmp, "--machines", "3")
         procs.append(h.proc)
         test_plain_client(h, tmp)
         test_kinds(h)
         test_repeat_and_refusal(h)
         test_multihomed(h)
+        test_relayed(h)
         test_dora(h)
         h.stop()
         test_listen_addr(tmp)
