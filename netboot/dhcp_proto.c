@@ -315,8 +315,10 @@ static uint8_t reply_type(const struct aur_dhcp_msg *m, bool on_pxe_port,
 		*why = "neither a DHCPDISCOVER nor a DHCPREQUEST";
 		return 0;
 	}
-	if (m->has_server_id && m->server_id.s_addr != server.s_addr) {
-		*why = "a DHCPREQUEST for another server";
+	/* without option 54 it is a renewal or a reboot, meant for the
+	 * server that leased the address: an ACK from us would race its */
+	if (!m->has_server_id || m->server_id.s_addr != server.s_addr) {
+		*why = "a DHCPREQUEST not naming this server";
 		return 0;
 	}
 	return AUR_DHCP_ACK;

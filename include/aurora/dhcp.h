@@ -8,7 +8,8 @@
  * clients whose vendor class (option 60) begins with "PXEClient" or
  * "HTTPClient": a DHCPDISCOVER on the DHCP port gets a DHCPOFFER; a
  * DHCPREQUEST on the DHCP port gets a DHCPACK when it names this server
- * (option 54) or no server; a DHCPREQUEST on the PXE boot-server port
+ * (option 54; without it, a request is a renewal or a reboot meant for
+ * the server that leased); a DHCPREQUEST on the PXE boot-server port
  * (4011) gets a DHCPACK sent back to its source. Everything else is
  * ignored silently (other DHCP traffic is normal on a segment).
  *

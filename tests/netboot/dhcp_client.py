@@ -7,8 +7,9 @@ every reply it sees, decoded field by field (its own decoder, not the
 server's), as JSON on stdout.
 
   dhcp_client.py discover IFACE KIND MAC [--type discover|request]
-                 [--xid N] [--wait SECONDS]
-      one request; prints {"replies": [...]} (all replies with its xid)
+                 [--server ADDR] [--xid N] [--wait SECONDS]
+      one request (naming server ADDR in option 54); prints
+      {"replies": [...]} (all replies with its xid)
   dhcp_client.py dora IFACE KIND [--wait SECONDS] [--pxe-port N]
       as a PXE client with the interface's MAC: DISCOVER, REQUEST the
       offer that leases an address, take the address, then DHCPREQUEST
@@ -206,8 +207,9 @@ def cmd_discover(a):
     mac = bytes.fromhex(a.mac.replace(":", ""))
     xid = a.xid if a.xid is not None else random.getrandbits(32)
     msg_type = DISCOVER if a.type == "discover" else REQUEST
+    extra = opt(54, socket.inet_aton(a.server)) if a.server else b""
     with raw_socket(a.iface) as s:
-        s.send(frame(mac, request(a.kind, mac, xid, msg_type)))
+        s.send(frame(mac, request(a.kind, mac, xid, msg_type, extra=extra)))
         replies = collect(s, a.wait, lambda d: d["xid"] == xid)
     print(json.dumps({"xid": xid, "replies": replies}))
 
@@ -303,6 +305,7 @@ def main():
     d.add_argument("mac")
     d.add_argument("--type", choices=("discover", "request"),
                    default="discover")
+    d.add_argument("--server")
     d.add_argument("--xid", type=int)
     d.add_argument("--wait", type=float, default=1.5)
     d.set_defaults(fn=cmd_discover)

@@ -295,9 +295,11 @@ def test_kinds(h):
         check_offer(proxy[0], mac, SRV_A, file, cls)
     # a DHCPREQUEST naming the proxy, on port 67: an ACK
     mac = "52:54:00:70:01:08"
-    r = from_proxy(discover("c0", "efi", mac, type="request"))
-    expect(len(r) == 1, "a DHCPREQUEST to port 67 is answered")
+    r = from_proxy(discover("c0", "efi", mac, type="request", server=SRV_A))
+    expect(len(r) == 1, "a DHCPREQUEST to port 67 naming the proxy: an ACK")
     check_offer(r[0], mac, SRV_A, "netboot/ipxe.efi", msg="05")
+    r = from_proxy(discover("c0", "efi", mac, type="request", wait=1))
+    expect(not r, "a DHCPREQUEST naming no server (a renewal): no answer")
     seen = h.seen()
     expect("seen 52:54:00:70:01:00 0 0" in seen and
            "seen 52:54:00:70:01:16 16 0" in seen and
