@@ -15,8 +15,8 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <poll.h>
-#include <stdio.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -353,8 +353,11 @@ static void answer(struct aur_dhcp_server *s, const struct aur_dhcp_msg *m,
 	note_answer(s, a);
 	n = aur_dhcp_build(m, a, reply, sizeof(reply));
 	if (n < 0) {
-		aur_warn("DHCP: the reply to %s does not fit its %u bytes",
-			 a->mac, m->max_size);
+		aur_warn("DHCP: the reply to %s does not fit the %d bytes it "
+			 "accepts",
+			 a->mac,
+			 AUR_MAX(m->max_size, AUR_DHCP_MIN_MAX_SIZE) -
+				 AUR_DHCP_IP_UDP_SIZE);
 		return;
 	}
 	broadcast =
@@ -465,8 +468,11 @@ static void *serve(void *arg)
 
 int aur_dhcp_start(struct aur_dhcp_server *s)
 {
-	int r = pthread_create(&s->thread, NULL, serve, s);
+	int r;
 
+	if (s->running)
+		return -EBUSY;
+	r = pthread_create(&s->thread, NULL, serve, s);
 	if (r) {
 		aur_err("DHCP: cannot start its thread: %s", strerror(r));
 		return -r;

@@ -278,7 +278,8 @@ struct aur_dhcp_server;
  */
 int aur_dhcp_open(const struct aur_dhcp_opts *o, struct aur_dhcp_server **out);
 
-/* Start answering, on one thread of the server's. 0 or -errno. */
+/* Start answering, on one thread of the server's: 0, -EBUSY if started
+ * already, or pthread_create's -errno. */
 int aur_dhcp_start(struct aur_dhcp_server *s);
 
 /* Stop the thread, close the sockets, free @s. NULL-safe. */

@@ -187,6 +187,7 @@ static int setup(void **state)
 	aur_log_set_level(LOG_INFO);
 	assert_int_equal(aur_dhcp_open(&f->o, &f->s), 0);
 	assert_int_equal(aur_dhcp_start(f->s), 0);
+	assert_int_equal(aur_dhcp_start(f->s), -EBUSY);
 	*state = f;
 	return 0;
 }
