@@ -291,7 +291,9 @@ void aur_tftp_negotiate(const struct aur_tftp_request *req,
 		out->timeout_ms = (uint32_t)v[AUR_TFTP_OPT_TIMEOUT] * 1000;
 		grant(out, AUR_TFTP_OPT_TIMEOUT, v[AUR_TFTP_OPT_TIMEOUT]);
 	}
-	if (req->has[AUR_TFTP_OPT_TSIZE])
+	/* curl (7.88) takes "tsize 0" for an invalid OACK and gives up: an
+	 * empty file goes without it */
+	if (req->has[AUR_TFTP_OPT_TSIZE] && tsize > 0)
 		grant(out, AUR_TFTP_OPT_TSIZE, tsize);
 }
 

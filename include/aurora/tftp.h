@@ -169,7 +169,8 @@ struct aur_tftp_params {
  * Decide the transfer's parameters from @req's options and @lim. @tsize
  * is the size of the file as it will be sent (for netascii, after
  * conversion: aur_tftp_netascii_size), used only when the client asked
- * for tsize. blksize below 8 or not a number is ignored, above the limit
+ * for tsize, and not acknowledged for an empty file (curl refuses
+ * "tsize 0"). blksize below 8 or not a number is ignored, above the limit
  * clamped; windowsize 0 is ignored, above the limit (64 and
  * AUR_TFTP_WINDOW_BYTES / blksize) clamped; a timeout outside
  * 1..max_timeout_s is ignored. Without an acknowledged option there is no

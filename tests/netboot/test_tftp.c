@@ -309,6 +309,10 @@ static void negotiate_others(void **state)
 	assert_int_equal(p.value[AUR_TFTP_OPT_TSIZE], 12345);
 	negotiate_str(&lim, "tsize", "999", &p);
 	assert_int_equal(p.value[AUR_TFTP_OPT_TSIZE], 12345);
+	/* an empty file: no tsize (curl takes "tsize 0" for an error) */
+	assert_int_equal(PARSE(&req, "f", "octet", "tsize", "0"), 0);
+	aur_tftp_negotiate(&req, &lim, 0, &p);
+	assert_false(p.oack[AUR_TFTP_OPT_TSIZE]);
 
 	/* the OACK, byte for byte */
 	assert_int_equal(PARSE(&req, "f", "octet", "windowsize", "16", "tsize",
