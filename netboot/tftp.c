@@ -249,8 +249,12 @@ static int send_output(int tid, const struct aur_tftp_sender *s)
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0 && (errno == ENOBUFS || errno == EAGAIN))
-			return 0; /* lost, as on the wire: resent on timeout */
+		/* a full queue, or netfilter dropped it (a full conntrack
+		 * table, a rate limit): lost as on the wire, resent on
+		 * timeout */
+		if (r < 0 &&
+		    (errno == ENOBUFS || errno == EAGAIN || errno == EPERM))
+			return 0;
 		if (r < 0)
 			return -errno;
 		done += (size_t)r;

@@ -5,7 +5,7 @@
  *
  *   tftp_harness DIR [--listen ADDR] [--port N] [--port-file FILE]
  *                [--max-blksize N] [--max-transfers N] [--timeout-ms N]
- *                [--retries N]
+ *                [--retries N] [--max-timeout-s N]
  *
  * Serves until SIGTERM or SIGINT. Once it listens, the port is written to
  * FILE (atomically: a script waits for the file to exist). Logs go to
@@ -28,11 +28,19 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: tftp_harness DIR [--listen ADDR] [--port N] "
 		"[--port-file FILE] [--max-blksize N] [--max-transfers N] "
-		"[--timeout-ms N] [--retries N]\n");
+		"[--timeout-ms N] [--retries N] [--max-timeout-s N]\n");
 	return 2;
 }
 
-enum num_opt { PORT, MAX_BLKSIZE, MAX_TRANSFERS, TIMEOUT_MS, RETRIES, NNUM };
+enum num_opt {
+	PORT,
+	MAX_BLKSIZE,
+	MAX_TRANSFERS,
+	TIMEOUT_MS,
+	RETRIES,
+	MAX_TIMEOUT_S,
+	NNUM
+};
 
 static const struct {
 	const char *name;
@@ -43,6 +51,7 @@ static const struct {
 	[MAX_TRANSFERS] = {"--max-transfers", 100000},
 	[TIMEOUT_MS] = {"--timeout-ms", 600000},
 	[RETRIES] = {"--retries", 100},
+	[MAX_TIMEOUT_S] = {"--max-timeout-s", 255},
 };
 
 static void set_number(struct aur_tftp_opts *o, enum num_opt which, uint64_t v)
@@ -62,6 +71,9 @@ static void set_number(struct aur_tftp_opts *o, enum num_opt which, uint64_t v)
 		break;
 	case RETRIES:
 		o->retries = (unsigned)v;
+		break;
+	case MAX_TIMEOUT_S:
+		o->max_timeout_s = (unsigned)v;
 		break;
 	case NNUM:
 		break;
