@@ -281,17 +281,27 @@ static void answer_stranger(int stranger)
 	sendto(stranger, out, len, MSG_DONTWAIT, &from.sa, flen);
 }
 
+/* ACKs read at once (more come only from a client that repeats itself) */
+#define RECV_BATCH 8
+
 /* Every packet waiting on @tid through the sender: DONE or FAIL as soon
  * as one says so, else SEND if any asked to send (the output is then the
  * latest window), else WAIT. */
 static enum aur_tftp_step drain(int tid, struct aur_tftp_sender *s)
 {
 	enum aur_tftp_step step = AUR_TFTP_WAIT;
-	uint8_t pkt[AUR_TFTP_HDR_LEN + AUR_TFTP_MESSAGE_MAX + 1];
+	uint8_t pkt[RECV_BATCH][AUR_TFTP_HDR_LEN + AUR_TFTP_MESSAGE_MAX + 1];
+	struct iovec iov[RECV_BATCH];
+	struct mmsghdr msgs[RECV_BATCH];
 
+	memset(msgs, 0, sizeof(msgs));
+	for (int i = 0; i < RECV_BATCH; i++) {
+		iov[i] = (struct iovec){pkt[i], sizeof(pkt[i])};
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
 	for (;;) {
-		ssize_t n = recv(tid, pkt, sizeof(pkt), MSG_DONTWAIT);
-		enum aur_tftp_step st;
+		int n = recvmmsg(tid, msgs, RECV_BATCH, MSG_DONTWAIT, NULL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -304,11 +314,17 @@ static enum aur_tftp_step drain(int tid, struct aur_tftp_sender *s)
 			s->out = AUR_TFTP_OUT_NONE;
 			return AUR_TFTP_FAIL;
 		}
-		st = aur_tftp_sender_input(s, pkt, (size_t)n);
-		if (st == AUR_TFTP_DONE || st == AUR_TFTP_FAIL)
-			return st;
-		if (st == AUR_TFTP_SEND)
-			step = st;
+		for (int i = 0; i < n; i++) {
+			enum aur_tftp_step st = aur_tftp_sender_input(
+				s, pkt[i], msgs[i].msg_len);
+
+			if (st == AUR_TFTP_DONE || st == AUR_TFTP_FAIL)
+				return st;
+			if (st == AUR_TFTP_SEND)
+				step = st;
+		}
+		if (n < RECV_BATCH)
+			return step;
 	}
 }
 

@@ -422,9 +422,12 @@ int aur_tftp_sender_init(struct aur_tftp_sender *s,
 	s->carry = -1;
 	s->slot_size = AUR_TFTP_HDR_LEN + p->blksize;
 	s->ring = malloc(s->slot_size * p->windowsize);
+	s->ra_cap =
+		AUR_MAX(AUR_TFTP_READAHEAD_BYTES / p->blksize, 1u) * p->blksize;
+	s->ra = malloc(s->ra_cap);
 	if (mode == AUR_TFTP_NETASCII)
 		s->scratch = malloc(p->blksize);
-	if (!s->ring || (mode == AUR_TFTP_NETASCII && !s->scratch))
+	if (!s->ring || !s->ra || (mode == AUR_TFTP_NETASCII && !s->scratch))
 		return -ENOMEM;
 	s->oack_len = aur_tftp_build_oack(p, s->oack, sizeof(s->oack));
 	return 0;
@@ -433,14 +436,47 @@ int aur_tftp_sender_init(struct aur_tftp_sender *s,
 void aur_tftp_sender_release(struct aur_tftp_sender *s)
 {
 	free(s->ring);
+	free(s->ra);
 	free(s->scratch);
 	s->ring = NULL;
+	s->ra = NULL;
 	s->scratch = NULL;
 }
 
 static uint8_t *slot_of(const struct aur_tftp_sender *s, uint64_t block)
 {
 	return s->ring + (size_t)(block % s->p.windowsize) * s->slot_size;
+}
+
+/* Copy @n bytes of the file at @off into @buf through the read-ahead
+ * buffer, refilled where @off leaves it. The bytes copied (fewer only at
+ * the end of the file) or -errno. */
+static ssize_t read_ahead(struct aur_tftp_sender *s, uint8_t *buf, size_t n,
+			  uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		uint64_t at = off + done;
+		size_t k;
+
+		if (at < s->ra_off || at >= s->ra_off + s->ra_len) {
+			ssize_t got =
+				aur_extmap_pread(s->map, s->ra, s->ra_cap, at);
+
+			if (got < 0)
+				return got;
+			s->ra_off = at;
+			s->ra_len = (size_t)got;
+			if (got == 0)
+				break;
+		}
+		k = (size_t)AUR_MIN((uint64_t)(n - done),
+				    s->ra_off + s->ra_len - at);
+		memcpy(buf + done, s->ra + (at - s->ra_off), k);
+		done += k;
+	}
+	return (ssize_t)done;
 }
 
 /* The next netascii block into @data: the carry, then as many of the
@@ -456,7 +492,7 @@ static ssize_t fill_netascii(struct aur_tftp_sender *s, uint8_t *data)
 		s->carry = -1;
 	}
 	/* every byte becomes one or two: this many are always enough */
-	n = aur_extmap_pread(s->map, s->scratch, bs - out, s->src_off);
+	n = read_ahead(s, s->scratch, bs - out, s->src_off);
 	if (n < 0)
 		return n;
 	for (i = 0; i < (size_t)n && out < bs; i++) {
@@ -490,8 +526,7 @@ static int fill_block(struct aur_tftp_sender *s, uint64_t b)
 	if (s->mode == AUR_TFTP_NETASCII)
 		n = fill_netascii(s, data);
 	else
-		n = aur_extmap_pread(s->map, data, s->p.blksize,
-				     (b - 1) * s->p.blksize);
+		n = read_ahead(s, data, s->p.blksize, (b - 1) * s->p.blksize);
 	if (n < 0)
 		return (int)n;
 	s->slot_len[b % s->p.windowsize] = (uint32_t)n;

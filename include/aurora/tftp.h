@@ -85,6 +85,9 @@ struct aur_tftp_hdr {
  * holds): a client asking for more gets less in the OACK. */
 #define AUR_TFTP_WINDOW_MAX 64
 #define AUR_TFTP_WINDOW_BYTES (1u << 20)
+/* The file is read ahead of the blocks this much at a time (rounded down
+ * to whole blocks): one read for many blocks, even in lock-step. */
+#define AUR_TFTP_READAHEAD_BYTES (128u << 10)
 /* The largest request read: a path of AUR_SERVE_PATH_MAX bytes, a mode and
  * options fit with room to spare; a longer one is "illegal operation". */
 #define AUR_TFTP_REQUEST_MAX 2048
@@ -221,7 +224,9 @@ enum aur_tftp_step {
  * One transfer from the server's side. Blocks are numbered from 1 (0 is
  * the OACK) in 64 bits; the wire carries the low 16 bits. The sender
  * holds one window of blocks, each as a ready DATA packet, in a ring of
- * windowsize slots: block b lives in slot b % windowsize.
+ * windowsize slots (block b lives in slot b % windowsize), and reads the
+ * file AUR_TFTP_READAHEAD_BYTES at a time: its memory is bounded by
+ * AUR_TFTP_WINDOW_BYTES plus that, whatever the file's size.
  *
  * Lock-step (windowsize 1) and windows (RFC 7440) are the same machine:
  * after the ACK of block k, blocks k+1 .. k+windowsize are sent (fewer at
@@ -265,6 +270,10 @@ struct aur_tftp_sender {
 	size_t oack_len;
 	uint8_t error[AUR_TFTP_HDR_LEN + AUR_TFTP_MESSAGE_MAX + 1];
 	size_t error_len;
+	/* bytes of the file from ra_off, read ahead */
+	uint8_t *ra;
+	size_t ra_cap, ra_len;
+	uint64_t ra_off;
 	/* netascii: where the next block's bytes start in the file, and the
 	 * second byte of a CR LF or CR NUL that did not fit the last block
 	 * (-1: none) */
