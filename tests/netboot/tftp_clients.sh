@@ -35,6 +35,7 @@ done
 printf 'line\nwith CR LF\r\nlone CR\rend' >"$D/text.txt"
 
 start_harness srv "$D" --listen 127.0.0.1
+# shellcheck disable=SC2154 # set by start_harness
 P=$srv_PORT
 
 # get CLIENT FILE OUT: one download; the client's output in OUT.log
@@ -61,7 +62,8 @@ get() {
 
 # fetch CLIENT FILE: download and compare with the original
 fetch() {
-	local out=$T/out/$(basename "$2").$1
+	local out
+	out=$T/out/$(basename "$2").$1
 	get "$1" "$2" "$out" || { cat "$out.log" >&2; fail "$1 could not get $2"; }
 	cmp "$D/$2" "$out" || fail "$1 got $2 wrong"
 	rm -f "$out" "$out.log"
@@ -135,7 +137,7 @@ open(ready, "w").write("%d\n" % server[1])
 time.sleep(120)
 EOF
 SILENT_PID=$!
-at_exit "kill $SILENT_PID 2>/dev/null; wait $SILENT_PID 2>/dev/null"
+at_exit "kill $SILENT_PID 2>/dev/null; wait $SILENT_PID 2>/dev/null || true"
 wait_for 10 test -s "$T/silent.ready" || fail "the silent client got no block"
 t0=$(now)
 nine
