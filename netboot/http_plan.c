@@ -497,9 +497,12 @@ const char *aur_http_content_type(const char *path)
 		{"txt", "text/plain"},
 		{"json", "application/json"},
 	};
-	const char *base = strrchr(path, '/');
-	const char *dot = strrchr(base ? base : path, '.');
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	const char *dot = strrchr(base, '.');
 
+	if (!strcmp(base, "ipxe")) /* the netboot scripts' name */
+		return "text/plain";
 	for (size_t i = 0; dot && i < AUR_ARRAY_SIZE(types); i++)
 		if (!strcasecmp(dot + 1, types[i].ext))
 			return types[i].type;

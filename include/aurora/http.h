@@ -112,7 +112,8 @@ void aur_http_plan_file(const struct aur_http_conds *c, uint64_t size,
 int aur_http_parse_date(const char *s, time_t *t);
 int aur_http_format_date(time_t t, char *out, size_t cap);
 
-/* The Content-Type of the file at @path, by its extension (static). */
+/* The Content-Type of the file at @path, by its extension, or its name
+ * for the iPXE scripts ("ipxe": text/plain). Static. */
 const char *aur_http_content_type(const char *path);
 
 /* Write @s HTML-escaped (& < > " ') to @f. */

@@ -399,6 +399,15 @@ static void content_types(void **state)
 	assert_string_equal(aur_http_content_type("/config.yaml"), "text/yaml");
 	assert_string_equal(aur_http_content_type("/netboot/boot.ipxe"),
 			    "text/plain");
+	assert_string_equal(aur_http_content_type("/netboot/ipxe"),
+			    "text/plain");
+	assert_string_equal(
+		aur_http_content_type("/netboot/52:54:00:12:34:56/ipxe"),
+		"text/plain");
+	assert_string_equal(aur_http_content_type("/netboot/undionly.kpxe"),
+			    "application/octet-stream");
+	assert_string_equal(aur_http_content_type("/netboot/ipxe.efi"),
+			    "application/efi");
 	assert_string_equal(aur_http_content_type("/iso/a.iso.sha256"),
 			    "text/plain");
 	assert_string_equal(aur_http_content_type("/netboot/kernel"),
