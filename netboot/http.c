@@ -59,6 +59,7 @@ enum answer { ANSWER_NONE, ANSWER_FILE, ANSWER_LISTING, ANSWER_OTHER };
 /* One request, from its request line to its completion. */
 struct request {
 	struct aur_http_server *s;
+	struct MHD_Connection *conn;
 	char *url; /* the target as received (NULL: none) */
 	char addr[INET6_ADDRSTRLEN];
 	struct timespec start;
@@ -350,6 +351,17 @@ static bool one_fd_run(const struct aur_extmap *m, uint64_t off, uint64_t len,
 	return true;
 }
 
+/* The connection's timeout is for clients that make no progress: a read
+ * of ours that waited for a download is not the client's, so the clock
+ * starts again once the bytes are there. (libmicrohttpd restarts it when
+ * a timeout is set on a connection that has none.) */
+static void restart_timeout(struct request *rq)
+{
+	MHD_set_connection_option(rq->conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+	MHD_set_connection_option(rq->conn, MHD_CONNECTION_OPTION_TIMEOUT,
+				  rq->s->timeout_s);
+}
+
 static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct request *rq = cls;
@@ -358,8 +370,10 @@ static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
 		aur_extmap_pread(&rq->f.img->map, buf, n, rq->plan.off + pos);
 	char path[LOG_URL_MAX];
 
-	if (got > 0)
+	if (got > 0) {
+		restart_timeout(rq);
 		return got;
+	}
 	sanitize(rq->t.path, path, sizeof(path));
 	aur_err("%s: cannot read \"%s\" for %s: %s", rq->s->name, path,
 		rq->addr, got < 0 ? strerror((int)-got) : "the file ended");
@@ -479,6 +493,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		if (!has_body(c))
 			return MHD_YES;
 	}
+	rq->conn = c;
 	aur_http_plan_target(method, rq->url, &rq->t);
 	if (rq->t.status)
 		return answer_error(c, rq, rq->t.status, rq->t.why);

@@ -189,6 +189,9 @@ class Env:
                 os.path.join(tmp, "mem_a"), zeros, k, k_off, k_len,
                 os.path.join(tmp, "mem_b"), i, MIB),
             "--pending", "/gen/pending.bin=" + i,
+            # a download that gives 1 MiB every 2.5 s: slower than the
+            # server's timeout for silent clients
+            "--pending", "/gen/trickle.bin=%s:2500" % (d + "/config.yaml"),
             "--slow", "/gen/slow.bin=3000",
             "--broken", "/gen/broken.bin",
             "--timeout", str(TIMEOUT_S),
@@ -445,12 +448,37 @@ def check_slow_build(env, srv):
         result
 
 
+def check_slow_read(env, srv):
+    """A file whose bytes come slower than the timeout for silent clients
+    still arrives, and holds up no one else."""
+    result = {}
+
+    def fetch():
+        result["body"] = curl_body(srv.url("/gen/trickle.bin"))
+
+    t = threading.Thread(target=fetch)
+    t.start()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    assert curl_body(srv.url("/netboot/initrd")) == \
+        env.files["/netboot/initrd"]
+    fast = time.monotonic() - t0
+    t.join(30)
+    assert fast < 1.5, "a slow read held up another client (%.1f s)" % fast
+    assert result.get("body") == env.files["/config.yaml"], result
+
+
 def check_silent_clients(env, srv):
-    """Silent and half-finished clients: others are served meanwhile, and
-    they are cut off after the timeout."""
+    """Silent, half-finished and stuck clients: others are served
+    meanwhile, and they are cut off after the timeout."""
     silent = socket.create_connection(("127.0.0.1", srv.port))
     half = socket.create_connection(("127.0.0.1", srv.port))
     half.sendall(b"GET /netboot/kernel HTTP/1.1\r\nHost: x\r\nRan")
+    # asks for 20 MB and reads none of it
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.connect(("127.0.0.1", srv.port))
+    stuck.sendall(b"GET /gen/mixed.bin HTTP/1.1\r\nHost: x\r\n\r\n")
     t0 = time.monotonic()
     for _ in range(3):
         out = env.out("during-silent")
@@ -468,6 +496,21 @@ def check_silent_clients(env, srv):
         assert TIMEOUT_S - 0.5 < waited < TIMEOUT_S + 3, \
             "cut off after %.1f s" % waited
         s.close()
+    time.sleep(1)
+    received = 0
+    stuck.settimeout(5)
+    try:
+        while True:
+            c = stuck.recv(1 << 20)
+            if not c:
+                break
+            received += len(c)
+    except ConnectionResetError:
+        pass
+    stuck.close()
+    assert received < len(env.mixed) // 2, received
+    assert 'HTTP: sending file "/gen/mixed.bin" to 127.0.0.1 stopped: ' \
+        'the client made no progress for too long' in srv.log_text()
     # a client that takes the first bytes and leaves
     s = socket.create_connection(("127.0.0.1", srv.port))
     s.sendall(b"GET /gen/mixed.bin HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -604,7 +647,7 @@ def main():
         srv = Server(tmp, "main", env.args)
         checks = [check_get, check_head, check_ranges, check_conditions,
                   check_keepalive, check_listings, check_refusals,
-                  check_slow_build, check_silent_clients]
+                  check_slow_build, check_slow_read, check_silent_clients]
         try:
             for check in checks:
                 failed += run(check, env, srv)

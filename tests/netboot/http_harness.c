@@ -7,8 +7,10 @@
  *   --mixed PATH=PART,...  generated file made of runs, each PART one of
  *                          mem:FILE (FILE's bytes, held in memory),
  *                          zero:LEN, or file:FILE:OFF:LEN (a range of FILE)
- *   --pending PATH=FILE    FILE's bytes behind a source that says they are
- *                          still being downloaded (no sendfile for them)
+ *   --pending PATH=FILE[:MS]
+ *                          FILE's bytes behind a source that says they are
+ *                          still being downloaded (no sendfile for them),
+ *                          each read of them taking MS milliseconds more
  *   --slow PATH=MS         a small file whose build takes MS milliseconds
  *   --broken PATH          a file whose build fails
  *   --listen ADDR --name NAME --timeout S --per-ip N --limit N
@@ -53,6 +55,13 @@ struct gen_file {
 	bool broken;
 };
 
+static void sleep_ms(unsigned ms)
+{
+	struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000};
+
+	nanosleep(&t, NULL);
+}
+
 static void free_gen(void *ctx)
 {
 	struct gen_file *g = ctx;
@@ -69,11 +78,9 @@ static void free_gen(void *ctx)
 static int build_gen(void *ctx, struct aur_image *img)
 {
 	struct gen_file *g = ctx;
-	struct timespec delay = {g->delay_ms / 1000,
-				 (long)(g->delay_ms % 1000) * 1000000};
 	int r = 0;
 
-	nanosleep(&delay, NULL);
+	sleep_ms(g->delay_ms);
 	if (g->broken) {
 		aur_err("harness: this file never builds");
 		return -EIO;
@@ -174,13 +181,17 @@ static int add_mixed(struct aur_tree *t, char *arg)
 struct pending_source {
 	struct aur_source src;
 	int fd;
+	unsigned delay_ms;
 };
 
 static int pending_get_run(struct aur_source *src, uint64_t off, size_t n,
 			   struct aur_run *run)
 {
+	struct pending_source *ps = (struct pending_source *)src;
+
+	sleep_ms(ps->delay_ms);
 	run->kind = AUR_RUN_FD;
-	run->fd = ((struct pending_source *)src)->fd;
+	run->fd = ps->fd;
 	run->fd_off = off;
 	run->len = n;
 	return 0;
@@ -215,16 +226,24 @@ static void free_pending(void *ctx)
 
 static const struct aur_file_ops pending_file_ops = {.build = build_pending};
 
+/* "PATH=FILE" or "PATH=FILE:MS" */
 static int add_pending(struct aur_tree *t, char *arg)
 {
-	char *eq = strchr(arg, '=');
+	char *eq = strchr(arg, '='), *colon;
 	struct aur_file_source fs = {.fd = -1};
 	struct pending_source *ps;
+	uint64_t ms = 0;
 	int r;
 
 	if (!eq)
 		return -EINVAL;
 	*eq = '\0';
+	colon = strchr(eq + 1, ':');
+	if (colon) {
+		*colon = '\0';
+		if (aur_parse_u64(colon + 1, &ms) < 0 || ms > 60000)
+			return -EINVAL;
+	}
 	r = aur_file_source_open(&fs, eq + 1);
 	if (r < 0)
 		return r;
@@ -236,6 +255,7 @@ static int add_pending(struct aur_tree *t, char *arg)
 	ps->src.ops = &pending_ops;
 	ps->src.size = fs.src.size;
 	ps->fd = fs.fd; /* taken over from the file source */
+	ps->delay_ms = (unsigned)ms;
 	r = aur_tree_on_free(t, free_pending, ps);
 	if (r < 0) {
 		free_pending(ps);
@@ -287,7 +307,7 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: http_harness [--listen ADDR] [--name NAME] "
 			"[--timeout S] [--per-ip N] [--limit N] "
-			"[--mixed PATH=PART,...] [--pending PATH=FILE] "
+			"[--mixed PATH=PART,...] [--pending PATH=FILE[:MS]] "
 			"[--slow PATH=MS] [--broken PATH] DIR\n");
 	return 2;
 }
