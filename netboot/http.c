@@ -394,8 +394,7 @@ static struct MHD_Response *file_response(struct request *rq, bool body)
 		return MHD_create_response_from_buffer(0, (void *)"",
 						       MHD_RESPMEM_PERSISTENT);
 	if (body && one_fd_run(&rq->f.img->map, p->off, p->len, &fd, &fd_off)) {
-		/* the response closes its descriptor; the source keeps its own
-		 */
+		/* the response closes what it gets: the source keeps its fd */
 		int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 
 		resp = copy < 0 ? NULL
