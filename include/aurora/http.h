@@ -158,7 +158,8 @@ struct aur_http_opts {
 	unsigned max_connections; /* open connections in all */
 	unsigned max_per_ip; /* open connections from one address */
 	/* seconds a connection may stay without progress (silent, slow or
-	 * idle keep-alive clients), then it is closed */
+	 * idle keep-alive clients), then it is closed; the server's own
+	 * waits (a build, a download) do not count */
 	unsigned timeout_s;
 };
 
