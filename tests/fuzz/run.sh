@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-1800}
 shift || true
-ALL=(iso_edit parttable eltorito sqfs_rootfs oci_ref oci_doc sqfs_cache dhcp tftp)
+ALL=(iso_edit parttable eltorito sqfs_rootfs oci_ref oci_doc sqfs_cache dhcp tftp http_plan http_server)
 TARGETS=("${@:-${ALL[@]}}")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL[@]}")
 if [ -d build-fuzz ]; then
@@ -21,7 +21,7 @@ ninja -C build-fuzz
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 declare -A MAXLEN=([iso_edit]=1048576 [parttable]=32800 [eltorito]=4104 [sqfs_rootfs]=262144 [oci_ref]=512
-	[oci_doc]=16384 [sqfs_cache]=4096 [dhcp]=1472 [tftp]=4096)
+	[oci_doc]=16384 [sqfs_cache]=4096 [dhcp]=1472 [tftp]=4096 [http_plan]=4096 [http_server]=16384)
 for t in "${TARGETS[@]}"; do
 	work=build-fuzz/work/$t
 	crashes=build-fuzz/crashes/$t
