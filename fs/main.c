@@ -2,8 +2,9 @@
 /*
  * aurorafs: mount the artifacts of an AuroraBoot config as a read-only
  * FUSE filesystem. main() sets up the instance (instance.h: everything
- * that can be wrong is checked before mounting), mounts, detaches (unless
- * -f) and serves until unmounted. A detached daemon logs to --log-file, or
+ * that can be wrong is checked before mounting), binds the network
+ * servers' ports (netboot.h), mounts, detaches (unless -f), starts the
+ * servers and serves until unmounted. A detached daemon logs to --log-file, or
  * to <state_dir>/aurorafs.log, and says where on standard error first.
  */
 #include "cli.h"
@@ -11,6 +12,7 @@
 
 #include <aurora/fetch.h>
 #include <aurora/instance.h>
+#include <aurora/netboot.h>
 #include <aurora/log.h>
 #include <aurora/util.h>
 
@@ -77,7 +79,8 @@ static void redirect_logs(int log_fd)
 }
 
 static int serve(const struct aur_cli *cli, struct aur_tree *tree,
-		 const char *mountpoint, int log_fd, const char *argv0)
+		 const char *mountpoint, int log_fd, struct aur_netboot *nb,
+		 const char *argv0)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct aur_fs fs = {.tree = tree, .uid = getuid(), .gid = getgid()};
@@ -100,6 +103,9 @@ static int serve(const struct aur_cli *cli, struct aur_tree *tree,
 		goto out_unmount;
 	if (!cli->foreground)
 		redirect_logs(log_fd);
+	/* threads only now: they would not survive the fork */
+	if (aur_netboot_start(nb) < 0)
+		goto out_unmount;
 	loop = fuse_loop_cfg_create();
 	if (!loop)
 		goto out_unmount;
@@ -121,6 +127,7 @@ out:
 int main(int argc, char **argv)
 {
 	struct aur_instance *in = NULL;
+	struct aur_netboot *nb = NULL;
 	struct aur_instance_args args;
 	AUR_AUTOFREE char *mountpoint = NULL;
 	AUR_AUTOFREE char *log_dest = NULL;
@@ -152,6 +159,9 @@ int main(int argc, char **argv)
 	cli.sets = NULL;
 	if (aur_instance_open(&args, &in) < 0)
 		goto out;
+	/* bind the servers' ports now, so that what fails is said here */
+	if (aur_netboot_open(in->cfg, in->tree, &nb) < 0)
+		goto out;
 	/* the daemon changes to "/": resolve what is relative now */
 	mountpoint = aur_absolute_path(cli.mountpoint);
 	if (!mountpoint) {
@@ -167,10 +177,11 @@ int main(int argc, char **argv)
 			goto out;
 		aur_info("logging to %s once detached", log_dest);
 	}
-	status = serve(&cli, in->tree, mountpoint, log_fd, argv[0]);
+	status = serve(&cli, in->tree, mountpoint, log_fd, nb, argv[0]);
 out:
 	if (log_fd >= 0)
 		close(log_fd);
+	aur_netboot_close(nb);
 	aur_instance_close(in);
 	aur_cli_release(&cli);
 	aur_fetch_global_cleanup();

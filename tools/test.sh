@@ -2,12 +2,12 @@
 # test.sh - everything CI runs, from a fresh machine: install what is
 # missing, check formatting and banned functions, build twice (gcc with
 # warnings as errors; clang with ASan and UBSan), then run every suite:
-# unit and fs on both builds, boot on the first.
+# unit, fs and netboot on both builds, boot on the first.
 #
-# Usage: tools/test.sh [SUITE...]      (default: unit fs boot)
+# Usage: tools/test.sh [SUITE...]      (default: unit fs netboot boot)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ $# -gt 0 ]; then SUITES=("$@"); else SUITES=(unit fs boot); fi
+if [ $# -gt 0 ]; then SUITES=("$@"); else SUITES=(unit fs netboot boot); fi
 
 tools/deps.sh
 tools/lint.sh
@@ -33,7 +33,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 for s in "${SUITES[@]}"; do
 	meson test -C build --suite "$s" --print-errorlogs
 	case $s in
-	unit | fs) meson test -C build-asan --suite "$s" --print-errorlogs ;;
+	unit | fs | netboot) meson test -C build-asan --suite "$s" --print-errorlogs ;;
 	esac
 done
 echo "test.sh: all suites passed (${SUITES[*]})"

@@ -743,7 +743,8 @@ def run_mount(e, d, work):
     os.makedirs(mnt)
     log = open(os.path.join(d, "aurorafs.log"), "wb")
     proc = subprocess.Popen(
-        [AURORAFS, "-f", "--set", "release_server=file://" + rel, "--set", "repository=acme/os",
+        [AURORAFS, "-f", "--set", "disable_netboot=true", "--set", "disable_http_server=true",
+         "--set", "release_server=file://" + rel, "--set", "repository=acme/os",
          "--set", "release_version=v3.0.0", "--set", "artifact_version=v3.0.0",
          "--set", "flavor=prop", "--set", "flavor_release=1.0", "--set", "state_dir=" + state,
          "--cloud-config", cc, "--set", "iso.overlay_iso=" + ov, mnt],

@@ -30,6 +30,17 @@ run_cleanups() {
 trap run_cleanups EXIT
 at_exit() { CLEANUPS+=("$*"); }
 
+# A mount starts network servers by default (ProxyDHCP, TFTP, HTTP on
+# every address); tests must not send traffic beyond loopback or the
+# namespaces they make, so $AURORAFS runs with the servers off. The
+# netboot tests run $AURORAFS_SERVING in their namespaces instead.
+AURORAFS_SERVING=$AURORAFS
+AURORAFS=$T/aurorafs
+printf '#!/bin/sh\nexec %q --set disable_netboot=true --set disable_http_server=true "$@"\n' \
+	"$AURORAFS_SERVING" >"$AURORAFS"
+chmod +x "$AURORAFS"
+export AURORAFS AURORAFS_SERVING
+
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 fail() {
 	log "FAIL: $*"
