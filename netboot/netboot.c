@@ -143,7 +143,9 @@ int aur_netboot_open(const struct aur_config *cfg, struct aur_tree *tree,
 	nb->tree = tree;
 	if (!cfg->disable_netboot)
 		r = open_netboot_servers(nb, cfg);
-	if (r == 0 && !cfg->disable_http_server)
+	/* as AuroraBoot: the artifact server serves ISOs, so disable_iso
+	 * turns it off too */
+	if (r == 0 && !cfg->disable_http_server && !cfg->disable_iso)
 		r = open_artifact_server(nb, cfg);
 	if (r < 0) {
 		aur_netboot_close(nb);

@@ -20,7 +20,7 @@ PKGS=(
 	# against
 	docker-registry skopeo podman umoci
 	# netboot: iPXE binaries to serve, and peers and clients to test with
-	ipxe dnsmasq nginx-light tftpd-hpa atftp tftp-hpa iproute2
+	ipxe dnsmasq nginx-light tftpd-hpa atftp tftp-hpa iproute2 iptables strace
 )
 
 missing=()

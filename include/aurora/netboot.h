@@ -3,9 +3,9 @@
  * netboot.h - the network servers a mount starts, as AuroraBoot starts
  * them: unless disable_netboot, a ProxyDHCP (UDP 67 and 4011), TFTP (UDP
  * 69) and the netboot HTTP server (netboot_http_port, 8090), all on
- * netboot_listen_addr; unless disable_http_server, the artifact HTTP
- * server (listen_addr, ":8080"). Every one serves the mount's tree, and a
- * machine the ProxyDHCP sees gets its /netboot/<mac> directory.
+ * netboot_listen_addr; unless disable_http_server or disable_iso, the
+ * artifact HTTP server (listen_addr, ":8080"). Every one serves the mount's
+ * tree, and a machine the ProxyDHCP sees gets its /netboot/<mac> directory.
  *
  * A server that cannot bind its port (in use, or a privileged port for a
  * user without the right) is said in the log and left out; the mount and

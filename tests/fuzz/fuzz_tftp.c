@@ -121,8 +121,8 @@ static uint16_t be16(const uint8_t *p)
 }
 
 /* Every packet the sender wants out must be what the protocol says. */
-static void check_output(const struct aur_tftp_sender *s,
-			 const uint8_t *want, size_t want_len)
+static void check_output(const struct aur_tftp_sender *s, const uint8_t *want,
+			 size_t want_len)
 {
 	struct iovec iov[AUR_TFTP_WINDOW_MAX];
 	size_t n = aur_tftp_sender_output(s, iov, AUR_TFTP_WINDOW_MAX);
@@ -141,8 +141,8 @@ static void check_output(const struct aur_tftp_sender *s,
 		if (be16(pkt + 2) != (uint16_t)b || off > want_len)
 			abort();
 		wlen = want_len - off < bs ? (size_t)(want_len - off) : bs;
-		if (dlen != wlen || memcmp(pkt + AUR_TFTP_HDR_LEN, want + off,
-					   dlen) != 0)
+		if (dlen != wlen ||
+		    memcmp(pkt + AUR_TFTP_HDR_LEN, want + off, dlen) != 0)
 			abort();
 	}
 }
@@ -166,8 +166,8 @@ static enum aur_tftp_step event(struct aur_tftp_sender *s, struct input *in)
 
 	switch (op & 7) {
 	case 1:
-		return aur_tftp_sender_input(s, pkt,
-					     make_ack(pkt, (uint16_t)take(in, 2)));
+		return aur_tftp_sender_input(
+			s, pkt, make_ack(pkt, (uint16_t)take(in, 2)));
 	case 2:
 		return aur_tftp_sender_timeout(s);
 	case 3:
@@ -247,8 +247,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t err[AUR_TFTP_HDR_LEN + AUR_TFTP_MESSAGE_MAX + 1];
 
 		if (req.why[0] == '\0' ||
-		    aur_tftp_build_error(err, sizeof(err), req.error,
-					 req.why) > sizeof(err))
+		    aur_tftp_build_error(err, sizeof(err), req.error, req.why) >
+			    sizeof(err))
 			abort();
 		return 0;
 	}
