@@ -117,6 +117,27 @@ static int open_netboot_servers(struct aur_netboot *nb,
 	return 0;
 }
 
+/* Whether the netboot HTTP server already listens where the artifact
+ * server would: it serves the same tree, so one server is enough. */
+static bool netboot_http_covers(const struct aur_netboot *nb,
+				const char *listen)
+{
+	const char *colon = strrchr(listen, ':');
+	const char *port = colon ? colon + 1 : listen;
+	size_t host_len = colon ? (size_t)(colon - listen) : 0;
+	const char *nb_colon;
+
+	if (!nb->http)
+		return false;
+	nb_colon = strrchr(nb->http_listen, ':');
+	if (strcmp(port, nb_colon + 1) != 0)
+		return false;
+	/* the netboot server on every address, or on the same host */
+	return nb_colon == nb->http_listen ||
+	       ((size_t)(nb_colon - nb->http_listen) == host_len &&
+		memcmp(listen, nb->http_listen, host_len) == 0);
+}
+
 static int open_artifact_server(struct aur_netboot *nb,
 				const struct aur_config *cfg)
 {
@@ -127,6 +148,12 @@ static int open_artifact_server(struct aur_netboot *nb,
 	http.listen = cfg->listen_addr && *cfg->listen_addr
 			      ? cfg->listen_addr
 			      : DEFAULT_LISTEN_ADDR;
+	if (netboot_http_covers(nb, http.listen)) {
+		aur_info("artifacts: served by the netboot HTTP server on "
+			 "'%s'",
+			 nb->http_listen);
+		return 0;
+	}
 	http.name = "artifacts";
 	r = aur_http_open(&http, &nb->artifacts);
 	return r < 0 ? left_out("artifact HTTP server", r) : 0;

@@ -408,6 +408,11 @@ static void log_end(const struct transfer *t, enum aur_tftp_step step,
 			 t->file_text, t->client_text,
 			 (unsigned long long)s->bytes, secs, s->p.blksize,
 			 s->p.windowsize);
+	else if (s->client_error && s->bytes == 0)
+		/* UEFI firmware asks for tsize, then aborts (RFC 2349) */
+		aur_debug("TFTP: \"%s\" to %s: the client stopped after the "
+			  "options: %s",
+			  t->file_text, t->client_text, s->why);
 	else if (s->client_error)
 		aur_info("TFTP: Stopped sending \"%s\" to %s after %llu "
 			 "bytes: %s",
