@@ -989,10 +989,13 @@ static void same_file(const char *a, const char *b)
 	free(y);
 }
 
-/* What a layer over a tree changes, in sqfsdiff's words. */
+/* What a layer over a tree changes, in sqfsdiff's words: one line for
+ * each path it touches. */
 struct changes {
 	char **lines;
 	size_t n;
+	char **paths; /* the paths touched, one per line */
+	size_t npaths;
 	char **cat; /* changed files unsquashfs -cat can name */
 	size_t ncat;
 };
@@ -1001,10 +1004,22 @@ static void changes_release(struct changes *c)
 {
 	for (size_t i = 0; i < c->n; i++)
 		free(c->lines[i]);
+	for (size_t i = 0; i < c->npaths; i++)
+		free(c->paths[i]);
 	for (size_t i = 0; i < c->ncat; i++)
 		free(c->cat[i]);
 	free(c->lines);
+	free(c->paths);
 	free(c->cat);
+}
+
+/* Whether the layer @c already touches @path. */
+static bool touched(const struct changes *c, const char *path)
+{
+	for (size_t i = 0; i < c->npaths; i++)
+		if (strcmp(c->paths[i], path) == 0)
+			return true;
+	return false;
 }
 
 static bool plain_path(const char *path)
@@ -1024,7 +1039,8 @@ static struct aur_fnode *changeable(struct gen *g, const char *path)
 }
 
 /* New bytes for @n, keeping its metadata: the same size or not, never
- * the same bytes. */
+ * the same bytes (those of the earlier tree: change_tree() touches a
+ * file once). */
 static void new_bytes(struct gen *g, struct aur_fnode *n)
 {
 	size_t len = n->size > 0 && chance(&g->r, 30)
@@ -1048,14 +1064,21 @@ static void new_bytes(struct gen *g, struct aur_fnode *n)
 	n->size = len;
 }
 
-static void add_change(struct changes *c, char *line)
+/* @path is touched, and sqfsdiff says @line (malloc'd) of it. */
+static void add_change(struct changes *c, const char *path, char *line)
 {
+	assert_false(touched(c, path));
+	add_path(&c->paths, &c->npaths, path);
 	add_path(&c->lines, &c->n, line);
 	free(line);
 }
 
 /* Change @count files of @g's tree as a layer would: new bytes for some,
- * some removed, some added; @c gets what sqfsdiff will say. */
+ * some removed, some added; @c gets what sqfsdiff will say. As in a
+ * layer, no path is touched twice: sqfsdiff compares the two trees and
+ * says one line a path, so a file given new bytes twice, one added and
+ * then changed or removed, or one removed and added again is not what
+ * the lines of each change would say. */
 static void change_tree(struct gen *g, unsigned count, struct changes *c)
 {
 	char path[PATH_MAX];
@@ -1065,17 +1088,19 @@ static void change_tree(struct gen *g, unsigned count, struct changes *c)
 	for (unsigned tries = 0; c->n < count && tries < 1000; tries++) {
 		const char *at = g->others[below(&g->r, (uint32_t)g->nothers)];
 		unsigned k = below(&g->r, 100);
-		struct aur_fnode *n = changeable(g, at);
+		struct aur_fnode *n = touched(c, at) ? NULL : changeable(g, at);
 
 		if (k < 25 && random_path(g, path, &safe)) {
+			if (touched(c, path))
+				continue;
 			random_file(g, path, safe);
-			add_change(c, aur_printf("> %s", path + 1));
+			add_change(c, path, aur_printf("> %s", path + 1));
 		} else if (n && k < 40) {
-			add_change(c, aur_printf("< %s", at + 1));
+			add_change(c, at, aur_printf("< %s", at + 1));
 			assert_int_equal(aur_rootfs_remove(g->fs, at), 0);
 		} else if (n) {
 			new_bytes(g, n);
-			add_change(c,
+			add_change(c, at,
 				   aur_printf("regular file %s differs", at));
 			if (plain_path(at))
 				add_path(&c->cat, &c->ncat, at + 1);
