@@ -30,18 +30,48 @@ struct entry {
 	enum { ADD, WHITEOUT_OF, OPAQUE_DIR } kind;
 };
 
+#define TAR_BLOCK 512u
+#define TAR_END_BLOCKS 2u
+
+/*
+ * The tar as libarchive reads it: the layer, then a tail of zeros that
+ * completes its last block and adds the end-of-archive blocks. Some
+ * writers (umoci 0.4.7's insert) stop right after the last file's data;
+ * Go's archive/tar, which Docker and AuroraBoot read layers with, takes
+ * that as the end, and so does this tail. A tar cut inside a header or a
+ * file's data is still an error: the header's checksum fails, or the
+ * file's data lies past the end (take_entry).
+ */
 struct reader {
 	struct aur_source *src;
 	uint64_t pos; /* next byte of the tar to read */
+	uint64_t end; /* the layer's size plus the tail */
 	uint8_t *buf;
 	uint64_t read; /* bytes really read, for tests and stats */
 };
 
+static uint64_t with_tail(uint64_t size)
+{
+	uint64_t blocks = (size + TAR_BLOCK - 1) / TAR_BLOCK;
+
+	return (blocks + TAR_END_BLOCKS) * TAR_BLOCK;
+}
+
 static la_ssize_t read_cb(struct archive *a, void *ctx, const void **out)
 {
 	struct reader *r = ctx;
-	ssize_t got = aur_source_pread(r->src, r->buf, READ_STEP, r->pos);
+	ssize_t got;
 
+	if (r->pos >= r->src->size) {
+		size_t n = (size_t)AUR_MIN(r->end - AUR_MIN(r->pos, r->end),
+					   (uint64_t)READ_STEP);
+
+		memset(r->buf, 0, n);
+		r->pos += n;
+		*out = r->buf;
+		return (la_ssize_t)n;
+	}
+	got = aur_source_pread(r->src, r->buf, READ_STEP, r->pos);
 	if (got < 0) {
 		archive_set_error(a, (int)-got, "%s", strerror((int)-got));
 		return -1;
@@ -56,7 +86,7 @@ static la_ssize_t read_cb(struct archive *a, void *ctx, const void **out)
 static la_int64_t skip_cb(struct archive *a, void *ctx, la_int64_t request)
 {
 	struct reader *r = ctx;
-	uint64_t left = r->src->size - AUR_MIN(r->pos, r->src->size);
+	uint64_t left = r->end - AUR_MIN(r->pos, r->end);
 	uint64_t n = AUR_MIN((uint64_t)request, left);
 
 	r->pos += n;
@@ -218,7 +248,7 @@ static struct entry *entries_add(struct entries *l)
 static int read_entries(struct aur_source *src, const char *what,
 			struct entries *l)
 {
-	struct reader rd = {src, 0, malloc(READ_STEP), 0};
+	struct reader rd = {src, 0, with_tail(src->size), malloc(READ_STEP), 0};
 	struct archive *a = archive_read_new();
 	struct archive_entry *ae;
 	int r = 0, ar;

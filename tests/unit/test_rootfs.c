@@ -327,6 +327,55 @@ static void bad_layers_are_refused(void **state)
 	aur_rootfs_free(fs);
 }
 
+/* Layers whose writer stopped right after the last file's data (umoci
+ * 0.4.7's insert: no padding, no end-of-archive blocks) read as Go's
+ * archive/tar reads them; a tar cut inside a header does not. */
+static void unpadded_ends(void **state)
+{
+	/* two files of one block each: headers at 0 and 1024, the second
+	 * file's 6 bytes of data at 1536 */
+	const size_t second = 1024, data_end = 1536 + 6;
+	struct aur_rootfs *fs = aur_rootfs_new();
+	struct layer l;
+	uint8_t *copy;
+
+	capture_logs();
+	layer_begin(&l);
+	add(&l, "a", S_IFREG | 0644, "hello", NULL, NULL);
+	add(&l, "b", S_IFREG | 0644, "world!", NULL, NULL);
+	assert_int_equal(archive_write_close(l.a), ARCHIVE_OK);
+	archive_write_free(l.a);
+	copy = malloc(l.used);
+	assert_non_null(copy);
+	memcpy(copy, l.buf, l.used);
+
+	assert_int_equal(aur_rootfs_apply_layer(fs, mem_layer(l.buf, data_end),
+						layer_free, "unpadded"),
+			 0);
+	contents_is(fs, "/a", "hello");
+	contents_is(fs, "/b", "world!");
+	aur_rootfs_free(fs);
+
+	/* at a header boundary, without the end blocks */
+	fs = aur_rootfs_new();
+	l.buf = malloc(l.used);
+	assert_non_null(l.buf);
+	memcpy(l.buf, copy, l.used);
+	assert_int_equal(aur_rootfs_apply_layer(fs, mem_layer(l.buf, second),
+						layer_free, "no end blocks"),
+			 0);
+	contents_is(fs, "/a", "hello");
+	aur_rootfs_free(fs);
+
+	/* inside the second header */
+	fs = aur_rootfs_new();
+	assert_true(aur_rootfs_apply_layer(fs, mem_layer(copy, second + 100),
+					   layer_free, "cut header") < 0);
+	assert_non_null(strstr(captured_logs(), "cut header"));
+	release_logs();
+	aur_rootfs_free(fs);
+}
+
 /* a memory source that counts the bytes read through it */
 struct counting {
 	struct aur_mem_source ms;
@@ -416,6 +465,7 @@ int main(void)
 		cmocka_unit_test(hard_links),
 		cmocka_unit_test(symlinks_are_followed_in_lookups),
 		cmocka_unit_test(bad_layers_are_refused),
+		cmocka_unit_test(unpadded_ends),
 		cmocka_unit_test(paths_round_trip),
 		cmocka_unit_test(only_headers_are_read),
 	};
