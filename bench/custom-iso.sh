@@ -14,6 +14,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 AURORAFS=${AURORAFS:-$ROOT/build/fs/aurorafs}
+# the mount alone: no network servers
+OFF=(--set disable_netboot=true --set disable_http_server=true)
 DEMO_DIR=${DEMO_DIR:-$ROOT/build/demo}
 FILLER_MIB=${1:-600}
 RUNS=${RUNS:-3}
@@ -61,7 +63,7 @@ rm -f "$T/out.iso"
 # -- aurorafs, base cached -----------------------------------------------------
 STATE=$T/state
 mount_afs() {
-	setsid "$AURORAFS" -f --set "release_server=file://$T/rel" --set repository=acme/os \
+	setsid "$AURORAFS" -f "${OFF[@]}" --set "release_server=file://$T/rel" --set repository=acme/os \
 		--set release_version=$VER --set artifact_version=$VER --set flavor=demo \
 		--set flavor_release=1.0 --set state_dir="$STATE" --cloud-config "$T/config.yaml" \
 		"$T/mnt" 2>"$T/afs.log" &

@@ -21,6 +21,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 AURORAFS=${AURORAFS:-$ROOT/build/fs/aurorafs}
+# the mount alone: no network servers
+OFF=(--set disable_netboot=true --set disable_http_server=true)
 DEMO_DIR=${DEMO_DIR:-$ROOT/build/demo}
 BIG_MIB=${1:-400}
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 1; }
@@ -91,7 +93,7 @@ push "$T/oci:big2" demo:big2
 # the boot pieces AuroraBoot embeds or writes from constants: taken from
 # aurorafs's own live ISO of the demo, not timed
 mkdir -p "$T/mnt" "$T/embedded"
-"$AURORAFS" --set "container_image=$R/demo:v1" --set allow-insecure-registries=true \
+"$AURORAFS" "${OFF[@]}" --set "container_image=$R/demo:v1" --set allow-insecure-registries=true \
 	--set state_dir="$T/st-embedded" "$T/mnt" 2>/dev/null
 osirrox -indev "$T/mnt/iso/$DEMO_ARTIFACT.iso" -extract /boot "$T/embedded/boot" \
 	-extract /EFI "$T/embedded/EFI" >/dev/null 2>&1
@@ -132,7 +134,7 @@ pipeline() { # REF OUT.iso
 
 # -- aurorafs ----------------------------------------------------------------------
 mount_afs() { # STATE REF
-	setsid "$AURORAFS" -f --set "container_image=$2" --set allow-insecure-registries=true \
+	setsid "$AURORAFS" -f "${OFF[@]}" --set "container_image=$2" --set allow-insecure-registries=true \
 		--set state_dir="$1" "$T/mnt" 2>"$T/afs.log" &
 	AFS_PID=$!
 	for _ in $(seq 200); do mountpoint -q "$T/mnt" && return; sleep 0.05; done

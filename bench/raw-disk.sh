@@ -23,6 +23,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 AURORAFS=${AURORAFS:-$ROOT/build/fs/aurorafs}
+# the mount alone: no network servers
+OFF=(--set disable_netboot=true --set disable_http_server=true)
 DEMO_DIR=${DEMO_DIR:-$ROOT/build/demo}
 FILLER_MIB=${1:-400}
 RUNS=${RUNS:-3}
@@ -58,7 +60,7 @@ printf '#cloud-config\nhostname: bench\nusers:\n  - name: kairos\n    passwd: ka
 mount_afs() { # STATE [--set K=V...]
 	local state=$1
 	shift
-	setsid "$AURORAFS" -f --set "container_image=oci:$OCI:latest" --set state_dir="$state" \
+	setsid "$AURORAFS" -f "${OFF[@]}" --set "container_image=oci:$OCI:latest" --set state_dir="$state" \
 		--cloud-config "$T/config.yaml" --set disk.efi=true "$@" "$T/mnt" 2>"$T/afs.log" &
 	AFS_PID=$!
 	for _ in $(seq 200); do mountpoint -q "$T/mnt" && return; sleep 0.05; done

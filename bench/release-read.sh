@@ -14,6 +14,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 AURORAFS=${AURORAFS:-$ROOT/build/fs/aurorafs}
+# the mount alone: no network servers
+OFF=(--set disable_netboot=true --set disable_http_server=true)
 SIZE_MIB=${1:-1024}
 RUNS=${RUNS:-3}
 [ "$(id -u)" = 0 ] || { echo "needs root (drop_caches, FUSE)"; exit 1; }
@@ -75,7 +77,7 @@ mibs() { awk -v n="$SIZE_MIB" -v t="$1" 'BEGIN { printf "%d", n / t }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 mount_afs() {
-	setsid "$AURORAFS" -f --set release_server="$URL" --set repository=acme/os \
+	setsid "$AURORAFS" -f "${OFF[@]}" --set release_server="$URL" --set repository=acme/os \
 		--set release_version=v3.0.0 --set artifact_version=v3.0.0 --set flavor=bench \
 		--set flavor_release=1.0 --set state_dir="$1" "$T/mnt" 2>"$T/afs.log" &
 	AFS_PID=$!

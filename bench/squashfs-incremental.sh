@@ -22,6 +22,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 AURORAFS=${AURORAFS:-$ROOT/build/fs/aurorafs}
+# the mount alone: no network servers
+OFF=(--set disable_netboot=true --set disable_http_server=true)
 DEMO_DIR=${DEMO_DIR:-$ROOT/build/demo}
 MIB=${1:-300}
 COMP=${COMP:-gzip}
@@ -94,7 +96,7 @@ PY
 squashfs_of() {
 	local m=$T/mnt-$RANDOM pid i t
 	mkdir -p "$m"
-	"$AURORAFS" -f --set "container_image=oci:$1" --set "state_dir=$2" \
+	"$AURORAFS" -f "${OFF[@]}" --set "container_image=oci:$1" --set "state_dir=$2" \
 		--set "squashfs.compression=$COMP" "$m" </dev/null >"$T/last.log" 2>&1 &
 	pid=$!
 	PIDS+=("$pid")

@@ -729,6 +729,7 @@ int aur_http_start(struct aur_http_server *s)
 			s->port);
 		return -EIO;
 	}
+	aur_info("%s: Listening on port %u", s->name, s->port);
 	return 0;
 }
 

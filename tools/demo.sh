@@ -29,6 +29,10 @@ artifact_version: $DEMO_VERSION
 flavor: demo
 flavor_release: "1.0"
 state_dir: $PWD/build/demo-state
+# the demo's mount stays up: no ProxyDHCP answering on this machine's
+# network, no HTTP servers on every address (drop these to netboot from it)
+disable_netboot: true
+disable_http_server: true
 YAML
 cat >build/demo-cloud-config.yaml <<'YAML'
 #cloud-config
