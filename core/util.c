@@ -215,7 +215,7 @@ void aur_sha256_hex(const unsigned char digest[32], char out[65])
 	out[64] = '\0';
 }
 
-static int hexval(char c)
+int aur_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -229,17 +229,17 @@ static int hexval(char c)
 int aur_sha256_parse(const char *s, unsigned char digest[32])
 {
 	for (int i = 0; i < 32; i++) {
-		int hi = hexval(s[2 * i]), lo;
+		int hi = aur_hex_digit(s[2 * i]), lo;
 
 		if (hi < 0)
 			return -EINVAL;
-		lo = hexval(s[2 * i + 1]);
+		lo = aur_hex_digit(s[2 * i + 1]);
 		if (lo < 0)
 			return -EINVAL;
 		digest[i] = (unsigned char)(hi << 4 | lo);
 	}
 	/* a longer run of hex digits is not a SHA-256 */
-	if (hexval(s[64]) >= 0)
+	if (aur_hex_digit(s[64]) >= 0)
 		return -EINVAL;
 	return 0;
 }
@@ -317,17 +317,6 @@ int aur_parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int aur_mac_parse(const char *s, uint8_t mac[6])
 {
 	char sep = s[0] && s[1] ? s[2] : '\0';
@@ -336,7 +325,7 @@ int aur_mac_parse(const char *s, uint8_t mac[6])
 		return -EINVAL;
 	for (int i = 0; i < 6; i++) {
 		const char *g = s + 3 * i;
-		int hi = hex_digit(g[0]), lo = hex_digit(g[1]);
+		int hi = aur_hex_digit(g[0]), lo = aur_hex_digit(g[1]);
 
 		if (hi < 0 || lo < 0 || (i < 5 && g[2] != sep))
 			return -EINVAL;

@@ -24,17 +24,6 @@ enum aur_http_method aur_http_method(const char *method)
 	return AUR_HTTP_OTHER;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Where the path of an absolute-form target ("http://host:port/path")
  * starts, or NULL for any other target. */
 static const char *absolute_form_path(const char *url)
@@ -65,8 +54,8 @@ int aur_http_decode_path(const char *url, char *out, size_t cap, size_t *len)
 		int c = (unsigned char)*p;
 
 		if (c == '%') {
-			int hi = hex_digit(p[1]);
-			int lo = hi < 0 ? -1 : hex_digit(p[2]);
+			int hi = aur_hex_digit(p[1]);
+			int lo = hi < 0 ? -1 : aur_hex_digit(p[2]);
 
 			if (lo < 0 || (hi == 0 && lo == 0))
 				return -EILSEQ;

@@ -51,6 +51,8 @@ int aur_pwrite_full(int fd, const void *buf, size_t n, uint64_t off);
 /* Lowercase hex of a 32-byte SHA-256 digest into @out (65 bytes). */
 void aur_sha256_hex(const unsigned char digest[32], char out[65]);
 /* Parse 64 hex digits at the start of @s; 0 or -EINVAL. */
+/* The value of hexadecimal digit @c (either case), or -1. */
+int aur_hex_digit(char c);
 int aur_sha256_parse(const char *s, unsigned char digest[32]);
 void aur_sha256(const void *buf, size_t len, unsigned char digest[32]);
 
