@@ -548,10 +548,8 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
 
 /* ---- the server ---- */
 
-/* "[v6]:port", "host:port", ":port" or "port" into @host (empty: every
- * address) and *@port. */
-static int split_listen(const char *spec, char *host, size_t cap,
-			uint16_t *port)
+int aur_http_split_listen(const char *spec, char *host, size_t cap,
+			  uint16_t *port)
 {
 	const char *colon = strrchr(spec, ':'), *p = spec;
 	size_t hostlen = 0;
@@ -652,7 +650,7 @@ static int listen_on(struct aur_http_server *s, const char *spec,
 	socklen_t len = sizeof(ss);
 	char host[256];
 	uint16_t port;
-	int r = split_listen(spec, host, sizeof(host), &port);
+	int r = aur_http_split_listen(spec, host, sizeof(host), &port);
 
 	if (r < 0) {
 		*why = "expected [host]:port";

@@ -27,7 +27,11 @@ struct aur_netboot {
 	struct aur_tftp_server *tftp;
 	struct aur_http_server *http; /* netboot_http_port */
 	struct aur_http_server *artifacts; /* listen_addr */
-	char *http_listen;
+	/* netboot_listen_addr (the config's, while opening); NULL: every
+	 * address */
+	const char *http_host;
+	uint16_t http_port; /* netboot_http_port */
+	char *http_listen; /* the two as aur_http_opts.listen */
 };
 
 /* A machine asked the ProxyDHCP what to boot: its directory appears. */
@@ -105,6 +109,9 @@ static int open_netboot_servers(struct aur_netboot *nb,
 	if (r < 0 && (r = left_out("TFTP server", r)) < 0)
 		return r;
 
+	nb->http_host = addr;
+	nb->http_port = port;
+	/* IPv4 only: the ProxyDHCP refuses anything else */
 	nb->http_listen = aur_printf("%s:%u", addr ? addr : "", port);
 	if (!nb->http_listen)
 		return -ENOMEM;
@@ -122,20 +129,15 @@ static int open_netboot_servers(struct aur_netboot *nb,
 static bool netboot_http_covers(const struct aur_netboot *nb,
 				const char *listen)
 {
-	const char *colon = strrchr(listen, ':');
-	const char *port = colon ? colon + 1 : listen;
-	size_t host_len = colon ? (size_t)(colon - listen) : 0;
-	const char *nb_colon;
+	char host[256];
+	uint16_t port;
 
-	if (!nb->http)
-		return false;
-	nb_colon = strrchr(nb->http_listen, ':');
-	if (strcmp(port, nb_colon + 1) != 0)
+	if (!nb->http ||
+	    aur_http_split_listen(listen, host, sizeof(host), &port) < 0)
 		return false;
 	/* the netboot server on every address, or on the same host */
-	return nb_colon == nb->http_listen ||
-	       ((size_t)(nb_colon - nb->http_listen) == host_len &&
-		memcmp(listen, nb->http_listen, host_len) == 0);
+	return port == nb->http_port &&
+	       (!nb->http_host || strcmp(host, nb->http_host) == 0);
 }
 
 static int open_artifact_server(struct aur_netboot *nb,

@@ -163,6 +163,12 @@ struct aur_http_opts {
 	unsigned timeout_s;
 };
 
+/* A listen address, "[v6]:port", "host:port", ":port" or "port", into
+ * @host (@cap bytes; empty: every address) and *@port. -EINVAL if it is
+ * none of these (an IPv6 address needs its brackets). */
+int aur_http_split_listen(const char *spec, char *host, size_t cap,
+			  uint16_t *port);
+
 struct aur_http_server;
 
 /*

@@ -92,7 +92,10 @@ tcp 8080 || fail "nothing on 8080"
 grep -q "artifacts: served by the netboot HTTP server" "$SRV_LOG" || fail "$(cat "$SRV_LOG")"
 grep -q "error" "$SRV_LOG" && fail "an error for a shared port: $(grep error "$SRV_LOG")"
 http_get 8080 "/iso/$NAME.custom.iso.sha256" "$T/sha"
-pass "netboot_http_port = the artifact server's port: one server, no error"
+serve --set listen_addr=127.0.0.1:08090
+grep -q "artifacts: served by the netboot HTTP server" "$SRV_LOG" || fail "$(cat "$SRV_LOG")"
+grep -q "error" "$SRV_LOG" && fail "an error for a shared port: $(grep error "$SRV_LOG")"
+pass "netboot_http_port = the artifact server's port (any spelling): one server, no error"
 
 # -- a taken port: that server left out -------------------------------------------
 # serve takes the namespace's name from TAKEN when set: one whose port 69
