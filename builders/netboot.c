@@ -41,7 +41,6 @@
 #include <sys/stat.h>
 
 #define AUR_NETBOOT_MAX_MACHINES 4096
-#define DEFAULT_HTTP_PORT "8090"
 #define DEFAULT_IPXE_DIR "/usr/lib/ipxe"
 
 /* AuroraBoot's command line: before root=, between root= and
@@ -83,10 +82,8 @@ struct netboot {
 /* The iPXE lines that set ${aurora-base}, the URL /netboot/... is under. */
 static char *base_setup(const struct aur_config *cfg)
 {
-	const char *port = cfg->netboot_http_port && *cfg->netboot_http_port
-				   ? cfg->netboot_http_port
-				   : DEFAULT_HTTP_PORT;
-	const char *addr = cfg->netboot_listen_addr;
+	unsigned port = aur_config_netboot_port(cfg);
+	const char *addr = aur_config_netboot_addr(cfg);
 
 	if (cfg->netboot.url && *cfg->netboot.url) {
 		size_t len = strlen(cfg->netboot.url);
@@ -96,12 +93,12 @@ static char *base_setup(const struct aur_config *cfg)
 		return aur_printf("set aurora-base %.*s\n", (int)len,
 				  cfg->netboot.url);
 	}
-	if (addr && *addr && strcmp(addr, "0.0.0.0") != 0)
-		return aur_printf("set aurora-base http://%s:%s\n", addr, port);
+	if (addr)
+		return aur_printf("set aurora-base http://%s:%u\n", addr, port);
 	return aur_printf("isset ${proxydhcp/dhcp-server} && "
 			  "set aurora-server ${proxydhcp/dhcp-server} || "
 			  "set aurora-server ${next-server}\n"
-			  "set aurora-base http://${aurora-server}:%s\n",
+			  "set aurora-base http://${aurora-server}:%u\n",
 			  port);
 }
 

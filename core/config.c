@@ -464,6 +464,26 @@ static bool empty(const char *s)
 	return !s || !*s;
 }
 
+#define DEFAULT_NETBOOT_HTTP_PORT 8090
+
+const char *aur_config_netboot_addr(const struct aur_config *cfg)
+{
+	const char *a = cfg->netboot_listen_addr;
+
+	return empty(a) || strcmp(a, "0.0.0.0") == 0 ? NULL : a;
+}
+
+uint16_t aur_config_netboot_port(const struct aur_config *cfg)
+{
+	uint64_t v;
+
+	if (empty(cfg->netboot_http_port))
+		return DEFAULT_NETBOOT_HTTP_PORT;
+	if (aur_parse_u64(cfg->netboot_http_port, &v) < 0 || v > UINT16_MAX)
+		return 0;
+	return (uint16_t)v;
+}
+
 int aur_config_validate(const struct aur_config *cfg)
 {
 	if (empty(cfg->container_image) &&
@@ -476,6 +496,12 @@ int aur_config_validate(const struct aur_config *cfg)
 	if (cfg->disk.partitions && (cfg->disk.gce || cfg->disk.vhd)) {
 		aur_err("disk.partitions cannot be combined with disk.gce or "
 			"disk.vhd");
+		return -EINVAL;
+	}
+	if (aur_config_netboot_port(cfg) == 0) {
+		aur_err("netboot_http_port '%s' is not a port number (1 to "
+			"65535)",
+			cfg->netboot_http_port);
 		return -EINVAL;
 	}
 	return 0;

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_NETBOOT_HTTP_PORT 8090
 #define DEFAULT_LISTEN_ADDR ":8080"
 #define TFTP_PORT 69
 
@@ -27,11 +26,7 @@ struct aur_netboot {
 	struct aur_tftp_server *tftp;
 	struct aur_http_server *http; /* netboot_http_port */
 	struct aur_http_server *artifacts; /* listen_addr */
-	/* netboot_listen_addr (the config's, while opening); NULL: every
-	 * address */
-	const char *http_host;
-	uint16_t http_port; /* netboot_http_port */
-	char *http_listen; /* the two as aur_http_opts.listen */
+	char *http_listen;
 };
 
 /* A machine asked the ProxyDHCP what to boot: its directory appears. */
@@ -43,31 +38,6 @@ static int machine_seen(void *ctx, const char *mac, int arch, bool ipxe)
 	if (!path)
 		return -ENOMEM;
 	return aur_tree_find(nb->tree, path) ? 0 : -errno;
-}
-
-static int parse_port(const char *key, const char *s, uint16_t dflt,
-		      uint16_t *out)
-{
-	uint64_t v;
-
-	if (!s || !*s) {
-		*out = dflt;
-		return 0;
-	}
-	if (aur_parse_u64(s, &v) < 0 || v == 0 || v > 65535) {
-		aur_err("%s '%s' is not a port number (1 to 65535)", key, s);
-		return -EINVAL;
-	}
-	*out = (uint16_t)v;
-	return 0;
-}
-
-/* netboot_listen_addr, or NULL for every address */
-static const char *netboot_addr(const struct aur_config *cfg)
-{
-	const char *a = cfg->netboot_listen_addr;
-
-	return a && *a && strcmp(a, "0.0.0.0") != 0 ? a : NULL;
 }
 
 /* Say that a server is left out, and why; a bad option (EINVAL) and
@@ -86,13 +56,10 @@ static int open_netboot_servers(struct aur_netboot *nb,
 	struct aur_dhcp_opts dhcp;
 	struct aur_tftp_opts tftp = {0};
 	struct aur_http_opts http = {0};
-	const char *addr = netboot_addr(cfg);
-	uint16_t port;
-	int r = parse_port("netboot_http_port", cfg->netboot_http_port,
-			   DEFAULT_NETBOOT_HTTP_PORT, &port);
+	const char *addr = aur_config_netboot_addr(cfg);
+	uint16_t port = aur_config_netboot_port(cfg);
+	int r;
 
-	if (r < 0)
-		return r;
 	aur_dhcp_opts_init(&dhcp);
 	dhcp.listen_addr = addr;
 	dhcp.http_port = port;
@@ -109,8 +76,6 @@ static int open_netboot_servers(struct aur_netboot *nb,
 	if (r < 0 && (r = left_out("TFTP server", r)) < 0)
 		return r;
 
-	nb->http_host = addr;
-	nb->http_port = port;
 	/* IPv4 only: the ProxyDHCP refuses anything else */
 	nb->http_listen = aur_printf("%s:%u", addr ? addr : "", port);
 	if (!nb->http_listen)
@@ -127,8 +92,10 @@ static int open_netboot_servers(struct aur_netboot *nb,
 /* Whether the netboot HTTP server already listens where the artifact
  * server would: it serves the same tree, so one server is enough. */
 static bool netboot_http_covers(const struct aur_netboot *nb,
+				const struct aur_config *cfg,
 				const char *listen)
 {
+	const char *netboot_host = aur_config_netboot_addr(cfg);
 	char host[256];
 	uint16_t port;
 
@@ -136,8 +103,8 @@ static bool netboot_http_covers(const struct aur_netboot *nb,
 	    aur_http_split_listen(listen, host, sizeof(host), &port) < 0)
 		return false;
 	/* the netboot server on every address, or on the same host */
-	return port == nb->http_port &&
-	       (!nb->http_host || strcmp(host, nb->http_host) == 0);
+	return port == aur_config_netboot_port(cfg) &&
+	       (!netboot_host || strcmp(host, netboot_host) == 0);
 }
 
 static int open_artifact_server(struct aur_netboot *nb,
@@ -150,7 +117,7 @@ static int open_artifact_server(struct aur_netboot *nb,
 	http.listen = cfg->listen_addr && *cfg->listen_addr
 			      ? cfg->listen_addr
 			      : DEFAULT_LISTEN_ADDR;
-	if (netboot_http_covers(nb, http.listen)) {
+	if (netboot_http_covers(nb, cfg, http.listen)) {
 		aur_info("artifacts: served by the netboot HTTP server on "
 			 "'%s'",
 			 nb->http_listen);

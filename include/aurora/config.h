@@ -114,9 +114,18 @@ int aur_config_load(const char *text, size_t len, const char *origin,
 void aur_config_warn_unknown_sets(const struct aur_config *cfg,
 				  const struct aur_kv *used);
 
-/* Check the combination of keys (a source is defined, disk options agree).
+/* Check the combination of keys (a source is defined, disk options agree)
+ * and the values read as numbers (netboot_http_port).
  * Logs the reason and returns -EINVAL. */
 int aur_config_validate(const struct aur_config *cfg);
+
+/* The netboot servers' address: netboot_listen_addr, or NULL for every
+ * address (unset, empty or "0.0.0.0"). */
+const char *aur_config_netboot_addr(const struct aur_config *cfg);
+
+/* netboot_http_port as a number: 8090 unless set; 0 if it is not a port
+ * number, which aur_config_validate refuses. */
+uint16_t aur_config_netboot_port(const struct aur_config *cfg);
 
 void aur_config_free(struct aur_config *cfg);
 
