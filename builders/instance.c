@@ -141,8 +141,9 @@ static int render_cloud_config(struct aur_instance *in,
 		b->cloud_config_template_len = strlen(in->cfg->cloud_config);
 		b->cloud_config_origin = "cloud_config";
 	}
-	return aur_cloud_config_render(in->cfg, in->cloud_config_raw, raw_len,
-				       a->cloud_config ? a->cloud_config : "",
+	return aur_cloud_config_render(in->cfg, b->cloud_config_template,
+				       b->cloud_config_template_len,
+				       b->cloud_config_origin,
 				       &in->cloud_config, &b->cloud_config_len);
 }
 

@@ -116,11 +116,6 @@ int aur_cloud_config_render(const struct aur_config *cfg, const char *raw,
 	struct aur_kv *used, *data;
 	int r;
 
-	if (!raw && cfg->cloud_config && *cfg->cloud_config) {
-		raw = cfg->cloud_config;
-		len = strlen(raw);
-		origin = "cloud_config";
-	}
 	if (!raw) {
 		aur_config_warn_unknown_sets(cfg, NULL);
 		*out = NULL;

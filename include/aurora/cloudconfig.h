@@ -27,8 +27,8 @@ struct aur_config;
 int aur_cloud_config_read(const char *arg, char **buf, size_t *len);
 
 /*
- * The rendered cloud-config: @raw (from --cloud-config, may be NULL) or
- * else cfg->cloud_config, templated with cfg->set_values and the default
+ * The rendered cloud-config: @raw (--cloud-config's, or cfg->cloud_config;
+ * NULL for none), templated with cfg->set_values and the default
  * machine's values (see aur_cloud_config_render_machine). *@out is NULL
  * (and *@outlen 0) when there is no cloud-config at all. Caller frees.
  *

@@ -4,8 +4,8 @@
 # base URL (worked out by iPXE, netboot_listen_addr, netboot.url), the
 # per-machine directories (any spelling of a MAC is the machine's one
 # directory, listed once seen), per-machine cloud-configs from the machines
-# key, the iPXE binaries (Debian's, netboot.ipxe_dir's), and bad machines
-# keys.
+# key or the config's cloud_config, the iPXE binaries (Debian's,
+# netboot.ipxe_dir's), and bad machines keys.
 . "$(dirname "$0")/lib.sh"
 ensure_demo
 
@@ -101,6 +101,21 @@ grep -q config_url "$S" && fail "config_url without a cloud-config"
 [ ! -e "$N/config.yaml" ] && [ ! -e "$N/default/config.yaml" ] || fail "config.yaml without a cloud-config"
 unmount_afs "$M" "$AFS_PID"
 pass "netboot.cmdline, netboot_listen_addr and port, netboot.url, netboot.ipxe_dir; no cloud-config, no config_url"
+
+# -- the config's cloud_config key: the same template as --cloud-config
+{
+	cat "$T/config.yaml"
+	printf 'cloud_config: |\n'
+	sed 's/^/  /' "$T/cc.yaml"
+} >"$T/config-cc.yaml"
+mount_afs "$M" "$T/config-cc.yaml" "${REL[@]}" --set state_dir="$T/state"
+want_cc() { printf '#cloud-config\nhostname: "%s"\nrole: "%s"\nmac: "%s"\ntoken: ""\n' "$@"; }
+cmp -s "$M/config.yaml" <(want_cc anonymous worker "") || fail "/config.yaml from cloud_config: $(cat "$M/config.yaml")"
+cmp -s "$N/52:54:00:a0:77:01/config.yaml" <(want_cc node-1 master 52:54:00:a0:77:01) ||
+	fail "a machine's config from cloud_config: $(cat "$N/52:54:00:a0:77:01/config.yaml")"
+grep -q config_url "$N/default/ipxe" || fail "no config_url with the cloud_config key"
+unmount_afs "$M" "$AFS_PID"
+pass "the config's cloud_config key: rendered for /config.yaml and per machine"
 
 # -- bad machines keys: start-up errors with file:line
 printf 'machines:\n  not-a-mac:\n    hostname: x\n' >"$T/bad1.yaml"
