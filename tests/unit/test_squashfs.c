@@ -648,14 +648,21 @@ static void random_meta(struct gen *g, struct aur_fnode *n)
 		n->mtime = (int64_t)UINT32_MAX + 1 + below(&g->r, 1u << 30);
 }
 
+/* The value bytes one node's xattrs may hold in all: unsquashfs extracts
+ * them onto the host's filesystem, and ext4 keeps an inode's xattrs in
+ * one 4 KiB block (names and headers included). */
+#define XATTR_BUDGET 3000
+
 static void random_xattrs(struct gen *g, struct aur_fnode *n)
 {
 	bool plain = S_ISREG(n->mode) || S_ISDIR(n->mode);
 	unsigned count = chance(&g->r, 25) ? 1 + below(&g->r, 3) : 0;
+	size_t budget = XATTR_BUDGET;
 
 	for (unsigned i = 0; i < count; i++) {
-		size_t len = chance(&g->r, 10) ? below(&g->r, 2000)
-					       : below(&g->r, 64);
+		size_t len = AUR_MIN(chance(&g->r, 10) ? below(&g->r, 2000)
+						       : below(&g->r, 64),
+				     budget);
 		uint8_t *v = malloc(len + 1);
 		char name[64];
 		unsigned kind = plain ? below(&g->r, 4) : 0;
@@ -672,6 +679,7 @@ static void random_xattrs(struct gen *g, struct aur_fnode *n)
 				  sizeof(capability));
 		else
 			set_xattr(g->fs, n, name, v, len);
+		budget -= len;
 		free(v);
 	}
 }
