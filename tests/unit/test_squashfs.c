@@ -806,19 +806,25 @@ static void gen_release(struct gen *g)
 	free(g->others);
 }
 
-/* A random tree of about @entries names and at most @budget data bytes;
+/* A random tree of about @entries names and at most @budget data bytes,
+ * with a block size that @budget fills at least @min_blocks times;
  * @paths gets a few regular files for GRUB (NULL-terminated, valid as
  * long as @g). */
 static struct aur_rootfs *random_tree(struct gen *g, uint64_t seed,
-				      unsigned entries, uint64_t budget)
+				      unsigned entries, uint64_t budget,
+				      unsigned min_blocks)
 {
 	static const uint32_t sizes[] = {4096, 8192, 65536, 131072, MIB};
+	uint32_t fitting = 1;
 
+	while (fitting < AUR_ARRAY_SIZE(sizes) &&
+	       (uint64_t)sizes[fitting] * min_blocks <= budget)
+		fitting++;
 	memset(g, 0, sizeof(*g));
 	g->r.s = seed;
 	g->fs = aur_rootfs_new();
 	g->budget = budget;
-	g->block_size = sizes[below(&g->r, AUR_ARRAY_SIZE(sizes))];
+	g->block_size = sizes[below(&g->r, fitting)];
 	g->root = geteuid() == 0;
 	assert_non_null(g->fs);
 	add_path(&g->dirs, &g->ndirs, "");
@@ -877,7 +883,7 @@ static void test_property(void **state)
 		xz = o.comp == AUR_SQFS_XZ;
 		budget = (xz ? 3 : 12) * MIB / (SANITIZED ? 3 : 1);
 		fs = random_tree(&g, seed + i, 150 + (unsigned)(i * 37 % 200),
-				 budget);
+				 budget, 1);
 		o.block_size = g.block_size;
 		print_message("tree %u (seed %llu): %s, %u-byte blocks, %zu "
 			      "names, %llu bytes\n",
@@ -915,7 +921,7 @@ static void test_deterministic(void **state)
 	char *tmp = temp_dir();
 	AUR_AUTOFREE char *img = aur_printf("%s/d.sqfs", tmp);
 	struct gen g;
-	struct aur_rootfs *fs = random_tree(&g, seed, 300, 4 * MIB);
+	struct aur_rootfs *fs = random_tree(&g, seed, 300, 4 * MIB, 1);
 
 	print_message("deterministic: seed %llu\n", (unsigned long long)seed);
 	for (size_t c = 0; c < AUR_ARRAY_SIZE(all_comps); c++) {
@@ -1213,6 +1219,11 @@ static const struct {
 	{"gzip", 1, 8 * MIB},
 };
 
+/* Blocks a tree of the incremental test holds at least: a few changes
+ * leave some of them as they were, so the cache has blocks to give
+ * (a 1 MiB tree in 1 MiB blocks may have every block changed). */
+#define INCREMENTAL_MIN_BLOCKS 16
+
 /* Tree A, written with its index; tree B, A with a layer's changes,
  * written with A's cache: the bytes and the index of a cold build of B,
  * fewer blocks compressed, and readers we did not write see B. */
@@ -1233,8 +1244,8 @@ static void incremental_round(size_t i, uint64_t seed, const char *tmp)
 	assert_int_equal(
 		aur_sqfs_compression_parse(incremental_rounds[i].comp, &o.comp),
 		0);
-	fa = random_tree(&ga, seed, 250, budget);
-	fb = random_tree(&gb, seed, 250, budget);
+	fa = random_tree(&ga, seed, 250, budget, INCREMENTAL_MIN_BLOCKS);
+	fb = random_tree(&gb, seed, 250, budget, INCREMENTAL_MIN_BLOCKS);
 	o.block_size = ga.block_size;
 	change_tree(&gb, 4 + (unsigned)i, &c);
 	write_indexed(fa, &o, a, &ia, &sa);
@@ -1454,13 +1465,13 @@ static void test_cache_checked(void **state)
 	struct aur_sqfs_cache_stats st;
 	struct changes c;
 	struct gen ga, gb;
-	struct aur_rootfs *fa = random_tree(&ga, seed, 200, 6 * MIB);
+	struct aur_rootfs *fa = random_tree(&ga, seed, 200, 6 * MIB, 1);
 	AUR_AUTOFREE uint8_t *buf = NULL;
 	AUR_AUTOFREE char *img = NULL;
 	size_t n;
 
 	print_message("cache checks: seed %llu\n", (unsigned long long)seed);
-	t.fb = random_tree(&gb, seed, 200, 6 * MIB);
+	t.fb = random_tree(&gb, seed, 200, 6 * MIB, 1);
 	change_tree(&gb, 3, &c);
 	t.a = aur_printf("%s/a.sqfs", t.tmp);
 	t.cold = aur_printf("%s/cold.sqfs", t.tmp);
