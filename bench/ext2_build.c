@@ -154,13 +154,14 @@ int main(int argc, char **argv)
 	}
 	aur_extmap_init(&map);
 	for (int i = 0; i < 3 && r == 0; i++) {
-		double t0 = now();
+		double t0 = now(), took;
 
 		aur_extmap_release(&map);
 		aur_ext2_image_free(img);
 		img = NULL;
 		r = aur_ext2_build(&o, t.v, t.n, &map, &img);
-		best = AUR_MIN(best, now() - t0);
+		took = now() - t0;
+		best = AUR_MIN(best, took);
 	}
 	if (r == 0) {
 		printf("files %zu\nbuild_seconds %.4f\nextents %zu\n"

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #define AUR_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* These evaluate an argument twice: give them no side effects. */
 #define AUR_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define AUR_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define AUR_DIV_ROUND_UP(n, d) (((n) + (d)-1) / (d))

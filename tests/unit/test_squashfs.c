@@ -660,9 +660,9 @@ static void random_xattrs(struct gen *g, struct aur_fnode *n)
 	size_t budget = XATTR_BUDGET;
 
 	for (unsigned i = 0; i < count; i++) {
-		size_t len = AUR_MIN(chance(&g->r, 10) ? below(&g->r, 2000)
-						       : below(&g->r, 64),
-				     budget);
+		size_t drawn = chance(&g->r, 10) ? below(&g->r, 2000)
+						 : below(&g->r, 64);
+		size_t len = AUR_MIN(drawn, budget);
 		uint8_t *v = malloc(len + 1);
 		char name[64];
 		unsigned kind = plain ? below(&g->r, 4) : 0;
