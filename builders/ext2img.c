@@ -8,10 +8,10 @@
  *    (aur_ext2_min_size) and says early when it cannot fit.
  * 2. populate: ext2fs_initialize over the memory io_manager, then the
  *    root, lost+found and every node as mke2fs -d would make them. Small
- *    files are written; large files get their blocks from ext2fs_fallocate
- *    (ext2 files have no extents: it maps block by block and "zeroes" the
- *    blocks through the io_manager's zero-out, which stores nothing), and
- *    their block maps are read back as runs of physical blocks.
+ *    files are written; large files get their blocks in one walk of their
+ *    block map (ext2fs_block_iterate3 appending: ext2 files have no
+ *    extents), which writes each indirect block once and notes the data
+ *    blocks as runs of physical blocks; the data is never written.
  * 3. emit: the device, block by block: runs of files' blocks become source
  *    extents, runs of blocks the store holds become one memory buffer
  *    each, the rest zeros.
@@ -806,24 +806,30 @@ static int copy_data(struct build *b, const struct node *nd)
 	return r;
 }
 
-struct collect {
+/* Reserving a large file's blocks: one walk over its block map. */
+struct reserve {
 	struct runs *runs;
 	const struct aur_ext2_entry *e;
 	size_t first; /* the file's first run */
+	blk64_t goal; /* where the next block is looked for */
+	uint64_t nblk; /* data blocks the file needs */
+	uint64_t data; /* data blocks given so far */
+	blk_t added; /* blocks given, the indirect ones included */
+	errcode_t err;
 	int r;
 };
 
-static int collect_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
-			 blk64_t ref_blk, int ref_offset, void *priv)
+/* Note data block @pblk at @lblk of the file: it extends the last run
+ * or starts one. */
+static int add_run(struct reserve *rv, blk64_t pblk, blk64_t lblk)
 {
-	struct collect *c = priv;
-	struct runs *rs = c->runs;
+	struct runs *rs = rv->runs;
 	struct file_run *run;
 
-	if (rs->n > c->first) {
+	if (rs->n > rv->first) {
 		run = &rs->v[rs->n - 1];
-		if (run->pblk + run->nblk == *blocknr &&
-		    run->lblk + run->nblk == (blk64_t)blockcnt) {
+		if (run->pblk + run->nblk == pblk &&
+		    run->lblk + run->nblk == lblk) {
 			run->nblk++;
 			return 0;
 		}
@@ -832,47 +838,82 @@ static int collect_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
 		size_t cap = rs->cap ? rs->cap * 2 : 64;
 		struct file_run *v = realloc(rs->v, cap * sizeof(*v));
 
-		if (!v) {
-			c->r = -ENOMEM;
-			return BLOCK_ABORT;
-		}
+		if (!v)
+			return -ENOMEM;
 		rs->v = v;
 		rs->cap = cap;
 	}
 	rs->v[rs->n++] = (struct file_run){
-		.pblk = *blocknr,
-		.lblk = (blk64_t)blockcnt,
+		.pblk = pblk,
+		.lblk = lblk,
 		.nblk = 1,
-		.e = c->e,
+		.e = rv->e,
 	};
 	return 0;
 }
 
+/* ext2fs_block_iterate3's callback with BLOCK_FLAG_APPEND: it is called
+ * for every slot of the map in order, an indirect block before the slots
+ * it holds (a negative @blockcnt), and writes each indirect block once
+ * when the walk leaves it. Each slot gets the next free block; the walk
+ * stops at the file's last data block. */
+static int reserve_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
+			 blk64_t ref_blk, int ref_offset, void *priv)
+{
+	struct reserve *rv = priv;
+	blk64_t blk;
+
+	(void)ref_blk;
+	(void)ref_offset;
+	if (rv->data == rv->nblk)
+		return BLOCK_ABORT;
+	rv->err = ext2fs_new_block2(fs, rv->goal, NULL, &blk);
+	if (rv->err)
+		return BLOCK_ABORT;
+	ext2fs_block_alloc_stats2(fs, blk, +1);
+	*blocknr = blk;
+	rv->goal = blk + 1;
+	rv->added++;
+	if (blockcnt < 0)
+		return BLOCK_CHANGED;
+	rv->r = add_run(rv, blk, (blk64_t)blockcnt);
+	if (rv->r < 0)
+		return BLOCK_CHANGED | BLOCK_ABORT;
+	rv->data++;
+	return rv->data == rv->nblk ? BLOCK_CHANGED | BLOCK_ABORT
+				    : BLOCK_CHANGED;
+}
+
 /* Reserve a large file's blocks (never written: their bytes are the
- * source's) and note where they are. */
+ * source's) and note where they are. ext2fs_fallocate would map them one
+ * by one, reading and writing the indirect block of each through the
+ * io_manager; one walk of the map touches each indirect block once. */
 static int reserve_data(struct build *b, const struct node *nd,
 			struct ext2_inode *inode)
 {
-	uint64_t nblk = AUR_DIV_ROUND_UP(nd->e->size, b->op->bs), got = 0;
-	struct collect c = {&b->runs, nd->e, b->runs.n, 0};
-	errcode_t err;
+	struct reserve rv = {
+		.runs = &b->runs,
+		.e = nd->e,
+		.first = b->runs.n,
+		.goal = ext2fs_find_inode_goal(b->fs, nd->ino, inode, 0),
+		.nblk = AUR_DIV_ROUND_UP(nd->e->size, b->op->bs),
+	};
+	errcode_t err = ext2fs_block_iterate3(b->fs, nd->ino, BLOCK_FLAG_APPEND,
+					      NULL, reserve_block, &rv);
 
-	err = ext2fs_fallocate(b->fs, EXT2_FALLOCATE_FORCE_INIT, nd->ino, inode,
-			       ~0ULL, 0, nblk);
 	if (!err)
+		err = rv.err;
+	if (!err && rv.r == 0)
+		err = ext2fs_read_inode(b->fs, nd->ino, inode);
+	if (!err && rv.r == 0)
+		err = ext2fs_iblk_add_blocks(b->fs, inode, rv.added);
+	if (!err && rv.r == 0)
 		err = ext2fs_write_inode(b->fs, nd->ino, inode);
-	if (!err)
-		err = ext2fs_block_iterate3(b->fs, nd->ino,
-					    BLOCK_FLAG_DATA_ONLY |
-						    BLOCK_FLAG_READ_ONLY,
-					    NULL, collect_block, &c);
 	if (err)
 		return fail(b, nd, "cannot allocate", err);
-	if (c.r < 0)
-		return c.r;
-	for (size_t i = c.first; i < b->runs.n; i++)
-		got += b->runs.v[i].nblk;
-	assert(got == nblk);
+	if (rv.r < 0)
+		return rv.r;
+	assert(rv.data == rv.nblk);
 	return 0;
 }
 

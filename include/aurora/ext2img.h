@@ -7,8 +7,8 @@
  * libext2fs writes through a memory io_manager (builders/ext2_memio.h):
  * superblocks, group descriptors, bitmaps, inode tables, directories,
  * indirect blocks and the data of small files stay in memory. The data
- * blocks of large files are reserved with ext2fs_fallocate (never written)
- * and mapped to ranges of the files' sources. So the map is: metadata in
+ * blocks of large files are reserved in one walk of their block maps (never
+ * written) and mapped to ranges of the files' sources. So the map is: metadata in
  * memory, zeros, and extents over the sources - the image costs its
  * metadata, and reading the sources is left to whoever reads the map.
  *
