@@ -806,12 +806,15 @@ static int copy_data(struct build *b, const struct node *nd)
 	return r;
 }
 
-/* Reserving a large file's blocks: one walk over its block map. */
+/* Reserving a large file's blocks: one walk over its block map, taking
+ * blocks in order from runs of free ones. */
 struct reserve {
 	struct runs *runs;
 	const struct aur_ext2_entry *e;
 	size_t first; /* the file's first run */
-	blk64_t goal; /* where the next block is looked for */
+	blk64_t free_at; /* the free run blocks are taken from, */
+	blk64_t free_len; /* its length, */
+	blk64_t taken; /* and how many of it are taken */
 	uint64_t nblk; /* data blocks the file needs */
 	uint64_t data; /* data blocks given so far */
 	blk_t added; /* blocks given, the indirect ones included */
@@ -852,6 +855,16 @@ static int add_run(struct reserve *rv, blk64_t pblk, blk64_t lblk)
 	return 0;
 }
 
+/* Mark the blocks taken from the current free run as used. */
+static void mark_taken(ext2_filsys fs, struct reserve *rv)
+{
+	if (rv->taken > 0)
+		ext2fs_block_alloc_stats_range(fs, rv->free_at, rv->taken, +1);
+	rv->free_at += rv->taken;
+	rv->free_len -= rv->taken;
+	rv->taken = 0;
+}
+
 /* ext2fs_block_iterate3's callback with BLOCK_FLAG_APPEND: it is called
  * for every slot of the map in order, an indirect block before the slots
  * it holds (a negative @blockcnt), and writes each indirect block once
@@ -867,12 +880,16 @@ static int reserve_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
 	(void)ref_offset;
 	if (rv->data == rv->nblk)
 		return BLOCK_ABORT;
-	rv->err = ext2fs_new_block2(fs, rv->goal, NULL, &blk);
-	if (rv->err)
-		return BLOCK_ABORT;
-	ext2fs_block_alloc_stats2(fs, blk, +1);
+	if (rv->taken == rv->free_len) {
+		mark_taken(fs, rv);
+		rv->err = ext2fs_new_range(fs, 0, rv->free_at,
+					   rv->nblk - rv->data, NULL,
+					   &rv->free_at, &rv->free_len);
+		if (rv->err)
+			return BLOCK_ABORT;
+	}
+	blk = rv->free_at + rv->taken++;
 	*blocknr = blk;
-	rv->goal = blk + 1;
 	rv->added++;
 	if (blockcnt < 0)
 		return BLOCK_CHANGED;
@@ -887,7 +904,8 @@ static int reserve_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
 /* Reserve a large file's blocks (never written: their bytes are the
  * source's) and note where they are. ext2fs_fallocate would map them one
  * by one, reading and writing the indirect block of each through the
- * io_manager; one walk of the map touches each indirect block once. */
+ * io_manager; one walk of the map touches each indirect block once, and
+ * the bitmaps are searched and marked a free run at a time. */
 static int reserve_data(struct build *b, const struct node *nd,
 			struct ext2_inode *inode)
 {
@@ -895,12 +913,13 @@ static int reserve_data(struct build *b, const struct node *nd,
 		.runs = &b->runs,
 		.e = nd->e,
 		.first = b->runs.n,
-		.goal = ext2fs_find_inode_goal(b->fs, nd->ino, inode, 0),
+		.free_at = ext2fs_find_inode_goal(b->fs, nd->ino, inode, 0),
 		.nblk = AUR_DIV_ROUND_UP(nd->e->size, b->op->bs),
 	};
 	errcode_t err = ext2fs_block_iterate3(b->fs, nd->ino, BLOCK_FLAG_APPEND,
 					      NULL, reserve_block, &rv);
 
+	mark_taken(b->fs, &rv);
 	if (!err)
 		err = rv.err;
 	if (!err && rv.r == 0)
