@@ -6,9 +6,10 @@
  *     in walk order (hard-linked names share one), totals counted;
  *  2. data: regular files in inode order through libsquashfs's block
  *     processor. Workers compress (or take a block from the cache of an
- *     earlier image: squashfs_cache.c); blocks are written, and tail ends
- *     packed into fragment blocks, in the order they were submitted, so
- *     the bytes do not depend on the threads;
+ *     earlier image: squashfs_cache.c; or store one as it is when a probe
+ *     finds it incompressible: squashfs_probe.c); blocks are written,
+ *     and tail ends packed into fragment blocks, in the order they were
+ *     submitted, so the bytes do not depend on the threads;
  *  3. metadata: inodes and directory listings, children before their
  *     directory (a listing holds its entries' inode references), then the
  *     fragment, id and xattr tables, and the superblock over the
@@ -103,7 +104,7 @@ struct writer {
 
 	sqfs_compressor_t *cmp, *uncmp;
 	struct aur_sqfs_reuse *reuse; /* the cache, for file data */
-	sqfs_compressor_t *data_cmp; /* NULL: file data goes to cmp */
+	sqfs_compressor_t *data_cmp; /* file data's; NULL: cmp ('none') */
 	sqfs_block_writer_t *blocks;
 	sqfs_frag_table_t *frags;
 	sqfs_block_processor_t *proc;
@@ -386,16 +387,28 @@ static int make_compressors(struct writer *w)
 	return r ? lib_fail(w, r, "setting up the compressor") : 0;
 }
 
-/* With a cache to use or an index to make, file data goes through the
- * compressor that knows the cache. Nothing is compressed with 'none'. */
+/* File data goes through the compressor that probes each block before
+ * compressing it, and with a cache to use or an index to make, through the
+ * one that knows the cache in front of it. Nothing is compressed with
+ * 'none'. */
 static int make_data_compressor(struct writer *w)
 {
-	if (w->o.comp == AUR_SQFS_NONE || (!w->o.cache && !w->o.index))
+	sqfs_compressor_t *probing;
+
+	if (w->o.comp == AUR_SQFS_NONE)
 		return 0;
-	w->reuse = aur_sqfs_reuse_new(w->o.cache, w->cmp);
-	if (!w->reuse)
+	probing = aur_sqfs_probing_compressor(w->cmp);
+	if (!probing)
 		return no_memory();
-	w->data_cmp = aur_sqfs_reuse_compressor(w->reuse, w->cmp, w->uncmp);
+	if (!w->o.cache && !w->o.index) {
+		w->data_cmp = probing;
+		return 0;
+	}
+	w->reuse = aur_sqfs_reuse_new(w->o.cache, w->cmp);
+	if (w->reuse)
+		w->data_cmp =
+			aur_sqfs_reuse_compressor(w->reuse, probing, w->uncmp);
+	sqfs_destroy(probing);
 	return w->data_cmp ? 0 : no_memory();
 }
 

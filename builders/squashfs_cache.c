@@ -31,7 +31,7 @@
 #include <zstd.h>
 
 #define DIGEST_LEN 32
-#define SETTINGS_VERSION "aurorafs squashfs block cache 1"
+#define SETTINGS_VERSION "aurorafs squashfs block cache 2"
 #define PROBE_SIZE (64u << 10)
 #define UNCOMPRESSED_BIT (1u << 24)
 #define SIZE_WORD_BITS (UNCOMPRESSED_BIT | (UNCOMPRESSED_BIT - 1))

@@ -2,7 +2,8 @@
 /*
  * squashfs_i.h - libsquashfs glue for the squashfs writer (squashfs.h):
  * the output file over a caller's fd, the compressor that never
- * compresses, libsquashfs error codes as errnos, and the cache of
+ * compresses, the one that probes file data before compressing it,
+ * libsquashfs error codes as errnos, and the cache of
  * compressed blocks as one build sees it. Private to builders/squashfs*.c.
  */
 #ifndef AURORA_SQUASHFS_I_H
@@ -37,6 +38,12 @@ sqfs_compressor_t *aur_sqfs_none_new(uint32_t block_size);
  * with, if it did, else the closest errno (SQFS_ERROR_ALLOC is -ENOMEM,
  * _OVERFLOW -EOVERFLOW, ...; library faults are -EIO). */
 int aur_sqfs_errno(const struct aur_sqfs_out *out, int err);
+
+/* The compressor for file data: @cmp's blocks (@cmp is copied), except
+ * those a quick probe finds incompressible, which it stores as they are
+ * without compressing them (squashfs_probe.c). Each copy has its own
+ * probe. sqfs_destroy() frees it. NULL on ENOMEM. */
+sqfs_compressor_t *aur_sqfs_probing_compressor(const sqfs_compressor_t *cmp);
 
 /*
  * The cache of compressed blocks during one build (squashfs_cache.c): what

@@ -8,6 +8,7 @@
  * every error the writer must report.
  */
 #include "sqfs_check.h"
+#include "squashfs_i.h"
 #include "test_helpers.h"
 
 #include <aurora/rootfs.h>
@@ -1877,11 +1878,114 @@ static void test_progress(void **state)
 	aur_rootfs_free(fs);
 }
 
+/* A stand-in for a real compressor behind the probe: it counts the
+ * blocks it is given and "compresses" each to half. */
+struct counting_cmp {
+	sqfs_compressor_t base;
+	unsigned *calls; /* shared by copies */
+};
+
+static sqfs_s32 counting_do_block(sqfs_compressor_t *base, const sqfs_u8 *in,
+				  sqfs_u32 size, sqfs_u8 *out, sqfs_u32 outsize)
+{
+	struct counting_cmp *c = (struct counting_cmp *)base;
+
+	(*c->calls)++;
+	memset(out, 0, AUR_MIN(outsize, size / 2));
+	return (sqfs_s32)(size / 2);
+}
+
+static void counting_destroy(sqfs_object_t *obj)
+{
+	free(obj);
+}
+
+static sqfs_object_t *counting_copy(const sqfs_object_t *obj)
+{
+	struct counting_cmp *c = malloc(sizeof(*c));
+
+	if (c)
+		*c = *(const struct counting_cmp *)obj;
+	return (sqfs_object_t *)c;
+}
+
+/* Whether @probing handed the @size bytes at @block to the compressor
+ * behind it (which then ran once), or stored them as they are. */
+static bool probed_compressed(sqfs_compressor_t *probing, unsigned *calls,
+			      const uint8_t *block, size_t size)
+{
+	uint8_t *out = malloc(size);
+	unsigned before = *calls;
+	sqfs_s32 got;
+
+	assert_non_null(out);
+	got = probing->do_block(probing, block, (sqfs_u32)size, out,
+				(sqfs_u32)size);
+	free(out);
+	assert_true(got == 0 || got == (sqfs_s32)(size / 2));
+	assert_int_equal(*calls - before, got > 0 ? 1 : 0);
+	return got > 0;
+}
+
+/* The probe in front of file data's compressor: incompressible blocks are
+ * stored as they are without reaching it; a block with a part that
+ * compresses where the probe looks (16 KiB at its start, its end, a third
+ * of the way) reaches it; so do copies (one per worker). */
+static void test_probe(void **state)
+{
+	unsigned calls = 0;
+	struct counting_cmp counting = {
+		.base = {.base = {.destroy = counting_destroy,
+				  .copy = counting_copy},
+			 .do_block = counting_do_block},
+		.calls = &calls,
+	};
+	sqfs_compressor_t *probing =
+		aur_sqfs_probing_compressor(&counting.base);
+	sqfs_compressor_t *copy;
+	struct rnd r = {.s = base_seed()};
+	uint8_t *b = malloc(MIB);
+
+	assert_non_null(probing);
+	assert_non_null(b);
+	for (size_t i = 0; i < MIB; i++)
+		b[i] = (uint8_t)rnd_next(&r);
+	assert_false(probed_compressed(probing, &calls, b, MIB));
+	assert_false(probed_compressed(probing, &calls, b, 4096));
+	assert_false(probed_compressed(probing, &calls, b, 100));
+	/* compressible at the start, at the end, in the middle */
+	memset(b, 'a', 16384);
+	assert_true(probed_compressed(probing, &calls, b, MIB));
+	assert_true(probed_compressed(probing, &calls, b, 4096));
+	for (size_t i = 0; i < 16384; i++)
+		b[i] = (uint8_t)rnd_next(&r);
+	assert_false(probed_compressed(probing, &calls, b, MIB));
+	memset(b + MIB - 16384, 0, 16384);
+	assert_true(probed_compressed(probing, &calls, b, MIB));
+	for (size_t i = MIB - 16384; i < MIB; i++)
+		b[i] = (uint8_t)rnd_next(&r);
+	for (size_t i = (MIB - 16384) / 3; i < (MIB - 16384) / 3 + 16384; i++)
+		b[i] = (uint8_t)("etaoin shrdlu\n"[rnd_next(&r) % 14]);
+	assert_true(probed_compressed(probing, &calls, b, MIB));
+	/* text, zeros */
+	for (size_t i = 0; i < MIB; i++)
+		b[i] = (uint8_t)("etaoin shrdlu\n"[rnd_next(&r) % 14]);
+	assert_true(probed_compressed(probing, &calls, b, MIB));
+	memset(b, 0, MIB);
+	copy = (sqfs_compressor_t *)sqfs_copy(probing);
+	assert_non_null(copy);
+	assert_true(probed_compressed(copy, &calls, b, MIB));
+	sqfs_destroy(copy);
+	sqfs_destroy(probing);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_parse, teardown),
 		cmocka_unit_test_teardown(test_progress, teardown),
+		cmocka_unit_test_teardown(test_probe, teardown),
 		cmocka_unit_test_teardown(test_bad_options, teardown),
 		cmocka_unit_test_teardown(test_source_error, teardown),
 		cmocka_unit_test_teardown(test_short_source, teardown),
