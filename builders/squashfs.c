@@ -7,7 +7,8 @@
  *  2. data: regular files in inode order through libsquashfs's block
  *     processor. Workers compress (or take a block from the cache of an
  *     earlier image: squashfs_cache.c; or store one as it is when a probe
- *     finds it incompressible: squashfs_probe.c); blocks are written,
+ *     finds it incompressible: squashfs_probe.c; gzip is libdeflate's:
+ *     squashfs_deflate.c); blocks are written,
  *     and tail ends packed into fragment blocks, in the order they were
  *     submitted, so the bytes do not depend on the threads;
  *  3. metadata: inodes and directory listings, children before their
@@ -387,24 +388,30 @@ static int make_compressors(struct writer *w)
 	return r ? lib_fail(w, r, "setting up the compressor") : 0;
 }
 
-/* File data goes through the compressor that probes each block before
- * compressing it, and with a cache to use or an index to make, through the
- * one that knows the cache in front of it. Nothing is compressed with
- * 'none'. */
+/* File data's compressor: gzip through libdeflate (xz and zstd as they
+ * are), behind the probe that stores incompressible blocks as they are,
+ * and with a cache to use or an index to make, behind the one that knows
+ * the cache. Nothing is compressed with 'none'. */
 static int make_data_compressor(struct writer *w)
 {
-	sqfs_compressor_t *probing;
+	sqfs_compressor_t *deflate = NULL, *probing;
 
 	if (w->o.comp == AUR_SQFS_NONE)
 		return 0;
-	probing = aur_sqfs_probing_compressor(w->cmp);
+	if (w->o.comp == AUR_SQFS_GZIP) {
+		deflate = aur_sqfs_deflate_new(w->cmp);
+		if (!deflate)
+			return no_memory();
+	}
+	probing = aur_sqfs_probing_compressor(deflate ? deflate : w->cmp);
+	sqfs_destroy(deflate);
 	if (!probing)
 		return no_memory();
 	if (!w->o.cache && !w->o.index) {
 		w->data_cmp = probing;
 		return 0;
 	}
-	w->reuse = aur_sqfs_reuse_new(w->o.cache, w->cmp);
+	w->reuse = aur_sqfs_reuse_new(w->o.cache, probing);
 	if (w->reuse)
 		w->data_cmp =
 			aur_sqfs_reuse_compressor(w->reuse, probing, w->uncmp);

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <libdeflate.h>
 #include <lzma.h>
 #include <openssl/evp.h>
 #include <sqfs/block.h>
@@ -31,7 +32,7 @@
 #include <zstd.h>
 
 #define DIGEST_LEN 32
-#define SETTINGS_VERSION "aurorafs squashfs block cache 2"
+#define SETTINGS_VERSION "aurorafs squashfs block cache 3"
 #define PROBE_SIZE (64u << 10)
 #define UNCOMPRESSED_BIT (1u << 24)
 #define SIZE_WORD_BITS (UNCOMPRESSED_BIT | (UNCOMPRESSED_BIT - 1))
@@ -309,6 +310,7 @@ static int settings_digest(const sqfs_compressor_t *cmp,
 	digest_str(md, zlibVersion());
 	digest_str(md, lzma_version_string());
 	digest_str(md, ZSTD_versionString());
+	digest_str(md, LIBDEFLATE_VERSION_STRING);
 	digest_u64(md, (uint64_t)got);
 	EVP_DigestUpdate(md, probe, (size_t)got);
 	EVP_DigestFinal_ex(md, out, NULL);

@@ -2,7 +2,8 @@
 /*
  * squashfs_i.h - libsquashfs glue for the squashfs writer (squashfs.h):
  * the output file over a caller's fd, the compressor that never
- * compresses, the one that probes file data before compressing it,
+ * compresses, the one that probes file data before compressing it, gzip
+ * through libdeflate,
  * libsquashfs error codes as errnos, and the cache of
  * compressed blocks as one build sees it. Private to builders/squashfs*.c.
  */
@@ -38,6 +39,13 @@ sqfs_compressor_t *aur_sqfs_none_new(uint32_t block_size);
  * with, if it did, else the closest errno (SQFS_ERROR_ALLOC is -ENOMEM,
  * _OVERFLOW -EOVERFLOW, ...; library faults are -EIO). */
 int aur_sqfs_errno(const struct aur_sqfs_out *out, int err);
+
+/* gzip for file data through libdeflate: @gzip's configuration and
+ * options (libsquashfs's gzip compressor, default window, no strategies;
+ * copied), its level, libdeflate's zlib streams (squashfs_deflate.c).
+ * Each copy has its own libdeflate compressor. sqfs_destroy() frees it.
+ * NULL on ENOMEM. */
+sqfs_compressor_t *aur_sqfs_deflate_new(const sqfs_compressor_t *gzip);
 
 /* The compressor for file data: @cmp's blocks (@cmp is copied), except
  * those a quick probe finds incompressible, which it stores as they are

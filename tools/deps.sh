@@ -8,7 +8,7 @@ PKGS=(
 	gcc clang clang-format meson ninja-build pkg-config git
 	libfuse3-dev libcurl4-openssl-dev libarchive-dev libyaml-dev
 	libssl-dev libcmocka-dev libclang-rt-14-dev libjansson-dev zlib1g-dev
-	libzstd-dev libext2fs-dev libsquashfs-dev libmicrohttpd-dev
+	libzstd-dev libext2fs-dev libsquashfs-dev libmicrohttpd-dev libdeflate-dev
 	# run
 	fuse3 ca-certificates
 	# the demo OS and the tests

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <sqfs/block.h>
+#include <zlib.h>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
@@ -1980,12 +1981,55 @@ static void test_probe(void **state)
 	free(b);
 }
 
+/* gzip data through libdeflate: zlib streams that zlib inflates to the
+ * block, nothing for a block that does not shrink, the configuration and
+ * options of the gzip compressor it stands for. */
+static void test_deflate(void **state)
+{
+	sqfs_compressor_config_t cfg, got_cfg;
+	sqfs_compressor_t *gzip, *deflate;
+	struct rnd r = {.s = base_seed()};
+	uint8_t *b = malloc(MIB), *out = malloc(MIB), *back = malloc(MIB);
+	uLongf back_len = MIB;
+	sqfs_s32 n;
+
+	assert_non_null(b);
+	assert_non_null(out);
+	assert_non_null(back);
+	assert_int_equal(
+		sqfs_compressor_config_init(&cfg, SQFS_COMP_GZIP, MIB, 0), 0);
+	cfg.level = 7;
+	assert_int_equal(sqfs_compressor_create(&cfg, &gzip), 0);
+	deflate = aur_sqfs_deflate_new(gzip);
+	assert_non_null(deflate);
+	deflate->get_configuration(deflate, &got_cfg);
+	assert_int_equal(got_cfg.id, SQFS_COMP_GZIP);
+	assert_int_equal(got_cfg.level, 7);
+	for (size_t i = 0; i < MIB; i++)
+		b[i] = (uint8_t)("etaoin shrdlu\n"[rnd_next(&r) % 14]);
+	n = deflate->do_block(deflate, b, MIB, out, MIB);
+	assert_true(n > 0 && n < (sqfs_s32)(MIB / 2));
+	assert_int_equal(uncompress(back, &back_len, out, (uLong)n), Z_OK);
+	assert_int_equal(back_len, MIB);
+	assert_memory_equal(back, b, MIB);
+	for (size_t i = 0; i < MIB; i++)
+		b[i] = (uint8_t)rnd_next(&r);
+	assert_int_equal(deflate->do_block(deflate, b, MIB, out, MIB), 0);
+	assert_int_equal(deflate->do_block(deflate, b, 1, out, MIB), 0);
+	sqfs_destroy(deflate);
+	sqfs_destroy(gzip);
+	free(b);
+	free(out);
+	free(back);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_parse, teardown),
 		cmocka_unit_test_teardown(test_progress, teardown),
 		cmocka_unit_test_teardown(test_probe, teardown),
+		cmocka_unit_test_teardown(test_deflate, teardown),
 		cmocka_unit_test_teardown(test_bad_options, teardown),
 		cmocka_unit_test_teardown(test_source_error, teardown),
 		cmocka_unit_test_teardown(test_short_source, teardown),
