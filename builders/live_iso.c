@@ -33,6 +33,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -408,6 +410,24 @@ static int product_view(struct aur_build_ctx *b, enum aur_product p,
 	return r;
 }
 
+/* The squashfs, built on a thread of its own while the skeleton is made:
+ * neither needs the other, and each takes a while (compressing the
+ * rootfs; GRUB's images and xorriso). */
+struct squashfs_job {
+	struct aur_build_ctx *b;
+	struct aur_extmap_source *view; /* the squashfs, once built */
+	time_t mtime;
+	int r;
+};
+
+static void *squashfs_job_run(void *arg)
+{
+	struct squashfs_job *j = arg;
+
+	j->r = product_view(j->b, AUR_PRODUCT_SQUASHFS, j->view, &j->mtime);
+	return NULL;
+}
+
 /* The skeleton plus, in AuroraBoot's order (a later one wins):
  * /config.yaml, the iso.overlay_iso files, then the image's kernel, initrd
  * and squashfs. The skeleton's menu is AuroraBoot's unless the overlay
@@ -476,6 +496,9 @@ static int live_build(void *ctx, struct aur_image *img)
 	struct aur_build_ctx *b = lv->bctx;
 	struct live_image *li = calloc(1, sizeof(*li));
 	struct skeleton_inputs in = {.cfg = b->cfg, .state_dir = b->state_dir};
+	struct squashfs_job sq = {.b = b};
+	pthread_t sq_thread;
+	bool sq_threaded;
 	AUR_AUTOFREE char *flavor = NULL;
 	AUR_AUTOFREE char *arch = NULL;
 	AUR_AUTOFREE char *what = NULL;
@@ -495,26 +518,34 @@ static int live_build(void *ctx, struct aur_image *img)
 	r = product_view(b, AUR_PRODUCT_KERNEL, &li->kernel, &in.epoch);
 	if (r == 0)
 		r = product_view(b, AUR_PRODUCT_INITRD, &li->initrd, &mtime);
-	if (r == 0)
-		r = product_view(b, AUR_PRODUCT_SQUASHFS, &li->squashfs,
-				 &mtime);
 	if (r < 0)
 		return r;
+	sq.view = &li->squashfs;
+	sq_threaded =
+		pthread_create(&sq_thread, NULL, squashfs_job_run, &sq) == 0;
+	if (!sq_threaded)
+		squashfs_job_run(&sq);
 	if (in.epoch <= 0)
 		in.epoch = 1;
 	flavor = aur_kairos_release_get(in.fs, "FLAVOR");
 	arch = aur_kairos_release_get(in.fs, "ARCH");
 	what = aur_printf("live ISO '%s'",
 			  b->products[AUR_PRODUCT_BASE_ISO]->name);
-	if (!what)
-		return -ENOMEM;
 	in.what = what;
 	in.flavor = flavor ? flavor : "";
 	in.arm = arch &&
 		 (strcmp(arch, "arm64") == 0 || strcmp(arch, "aarch64") == 0);
-	skeleton_key(&in, fs_key, key);
-	r = aur_store_get(b->state_dir, key, what, make_skeleton, &in,
-			  &li->skeleton);
+	if (what) {
+		skeleton_key(&in, fs_key, key);
+		r = aur_store_get(b->state_dir, key, what, make_skeleton, &in,
+				  &li->skeleton);
+	} else {
+		r = -ENOMEM;
+	}
+	if (sq_threaded)
+		pthread_join(sq_thread, NULL);
+	if (sq.r < 0)
+		return sq.r;
 	if (r < 0)
 		return r == -ENOENT ? -EIO : r;
 	r = edit(li, b, &in, &img->map);
