@@ -7,10 +7,11 @@
  * libext2fs writes through a memory io_manager (builders/ext2_memio.h):
  * superblocks, group descriptors, bitmaps, inode tables, directories,
  * indirect blocks and the data of small files stay in memory. The data
- * blocks of large files are reserved in one walk of their block maps (never
- * written) and mapped to ranges of the files' sources. So the map is: metadata in
- * memory, zeros, and extents over the sources - the image costs its
- * metadata, and reading the sources is left to whoever reads the map.
+ * blocks of large files are reserved in one walk of their block maps
+ * (never written) and mapped to ranges of the files' sources. So the map
+ * is: metadata in memory, zeros, and extents over the sources - the image
+ * costs its metadata, and reading the sources is left to whoever reads
+ * the map.
  *
  * On-disk layout: ext2 revision 1, much as `mke2fs -t ext2 -O
  * ^resize_inode,^dir_index,^ext_attr -m 0 -I 256` makes it, which GRUB 2.06
