@@ -433,9 +433,9 @@ void aur_sqfs_reuse_stats(struct aur_sqfs_reuse *s,
 /* ---- the compressor the workers run ---- */
 
 struct cache_cmp {
-	sqfs_compressor_t base; /* first member */
+	struct aur_sqfs_wrapper w; /* inner: compresses what the cache lacks */
 	struct aur_sqfs_reuse *s;
-	sqfs_compressor_t *cmp, *uncmp;
+	sqfs_compressor_t *uncmp;
 	uint8_t *buf; /* a cached block, decompressed */
 };
 
@@ -518,7 +518,7 @@ static sqfs_s32 cached_do_block(sqfs_compressor_t *base, const sqfs_u8 *in,
 	aur_sha256(in, size, digest);
 	if (from_cache(c, digest, in, size, out, outsize, &r))
 		return r;
-	r = c->cmp->do_block(c->cmp, in, size, out, outsize);
+	r = c->w.inner->do_block(c->w.inner, in, size, out, outsize);
 	if (r < 0)
 		return r;
 	count(&c->s->compressed, &c->s->compressed_bytes, size);
@@ -530,33 +530,11 @@ static sqfs_s32 cached_do_block(sqfs_compressor_t *base, const sqfs_u8 *in,
 	return r;
 }
 
-static void cached_get_configuration(const sqfs_compressor_t *base,
-				     sqfs_compressor_config_t *cfg)
-{
-	const struct cache_cmp *c = (const struct cache_cmp *)base;
-
-	c->cmp->get_configuration(c->cmp, cfg);
-}
-
-static int cached_write_options(sqfs_compressor_t *base, sqfs_file_t *file)
-{
-	struct cache_cmp *c = (struct cache_cmp *)base;
-
-	return c->cmp->write_options(c->cmp, file);
-}
-
-static int cached_read_options(sqfs_compressor_t *base, sqfs_file_t *file)
-{
-	struct cache_cmp *c = (struct cache_cmp *)base;
-
-	return c->cmp->read_options(c->cmp, file);
-}
-
 static void cached_destroy(sqfs_object_t *obj)
 {
 	struct cache_cmp *c = (struct cache_cmp *)obj;
 
-	sqfs_destroy(c->cmp);
+	aur_sqfs_wrapper_fini(&c->w);
 	sqfs_destroy(c->uncmp);
 	free(c->buf);
 	free(c);
@@ -566,7 +544,7 @@ static sqfs_object_t *cached_copy(const sqfs_object_t *obj)
 {
 	const struct cache_cmp *c = (const struct cache_cmp *)obj;
 
-	return (sqfs_object_t *)aur_sqfs_reuse_compressor(c->s, c->cmp,
+	return (sqfs_object_t *)aur_sqfs_reuse_compressor(c->s, c->w.inner,
 							  c->uncmp);
 }
 
@@ -578,21 +556,16 @@ sqfs_compressor_t *aur_sqfs_reuse_compressor(struct aur_sqfs_reuse *s,
 
 	if (!c)
 		return NULL;
-	c->base.base.destroy = cached_destroy;
-	c->base.base.copy = cached_copy;
-	c->base.get_configuration = cached_get_configuration;
-	c->base.write_options = cached_write_options;
-	c->base.read_options = cached_read_options;
-	c->base.do_block = cached_do_block;
+	aur_sqfs_wrapper_init(&c->w, sqfs_copy(cmp), cached_do_block,
+			      cached_copy, cached_destroy);
 	c->s = s;
-	c->cmp = sqfs_copy(cmp);
 	c->uncmp = sqfs_copy(uncmp);
 	c->buf = malloc(s->block_size);
-	if (!c->cmp || !c->uncmp || !c->buf) {
-		cached_destroy(&c->base.base);
+	if (!c->w.inner || !c->uncmp || !c->buf) {
+		cached_destroy(&c->w.base.base);
 		return NULL;
 	}
-	return &c->base;
+	return &c->w.base;
 }
 
 /* ---- the new image's index ---- */

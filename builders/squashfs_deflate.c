@@ -19,8 +19,7 @@
 #include <stdlib.h>
 
 struct deflate_cmp {
-	sqfs_compressor_t base;
-	sqfs_compressor_t *gzip; /* owned: configuration and options */
+	struct aur_sqfs_wrapper w; /* inner: gzip, for configuration, options */
 	struct libdeflate_compressor *d; /* owned, one per copy */
 };
 
@@ -37,33 +36,11 @@ static sqfs_s32 deflate_do_block(sqfs_compressor_t *base, const sqfs_u8 *in,
 	return (sqfs_s32)libdeflate_zlib_compress(c->d, in, size, out, room);
 }
 
-static void deflate_get_configuration(const sqfs_compressor_t *base,
-				      sqfs_compressor_config_t *cfg)
-{
-	const struct deflate_cmp *c = (const struct deflate_cmp *)base;
-
-	c->gzip->get_configuration(c->gzip, cfg);
-}
-
-static int deflate_write_options(sqfs_compressor_t *base, sqfs_file_t *file)
-{
-	struct deflate_cmp *c = (struct deflate_cmp *)base;
-
-	return c->gzip->write_options(c->gzip, file);
-}
-
-static int deflate_read_options(sqfs_compressor_t *base, sqfs_file_t *file)
-{
-	struct deflate_cmp *c = (struct deflate_cmp *)base;
-
-	return c->gzip->read_options(c->gzip, file);
-}
-
 static void deflate_destroy(sqfs_object_t *obj)
 {
 	struct deflate_cmp *c = (struct deflate_cmp *)obj;
 
-	sqfs_destroy(c->gzip);
+	aur_sqfs_wrapper_fini(&c->w);
 	libdeflate_free_compressor(c->d);
 	free(c);
 }
@@ -72,7 +49,7 @@ static sqfs_object_t *deflate_copy(const sqfs_object_t *obj)
 {
 	const struct deflate_cmp *c = (const struct deflate_cmp *)obj;
 
-	return (sqfs_object_t *)aur_sqfs_deflate_new(c->gzip);
+	return (sqfs_object_t *)aur_sqfs_deflate_new(c->w.inner);
 }
 
 sqfs_compressor_t *aur_sqfs_deflate_new(const sqfs_compressor_t *gzip)
@@ -82,18 +59,13 @@ sqfs_compressor_t *aur_sqfs_deflate_new(const sqfs_compressor_t *gzip)
 
 	if (!c)
 		return NULL;
-	c->base.base.destroy = deflate_destroy;
-	c->base.base.copy = deflate_copy;
-	c->base.get_configuration = deflate_get_configuration;
-	c->base.write_options = deflate_write_options;
-	c->base.read_options = deflate_read_options;
-	c->base.do_block = deflate_do_block;
 	gzip->get_configuration(gzip, &cfg);
-	c->gzip = sqfs_copy(gzip);
+	aur_sqfs_wrapper_init(&c->w, sqfs_copy(gzip), deflate_do_block,
+			      deflate_copy, deflate_destroy);
 	c->d = libdeflate_alloc_compressor((int)cfg.level);
-	if (!c->gzip || !c->d) {
-		deflate_destroy(&c->base.base);
+	if (!c->w.inner || !c->d) {
+		deflate_destroy(&c->w.base.base);
 		return NULL;
 	}
-	return &c->base;
+	return &c->w.base;
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * libsquashfs glue (squashfs_i.h): the image file over a caller's fd,
- * with the errno of the first failure kept for the caller, and the
- * compressor behind AUR_SQFS_NONE.
+ * with the errno of the first failure kept for the caller, the
+ * compressor behind AUR_SQFS_NONE, and what compressors in front of
+ * another share.
  */
 #include "squashfs_i.h"
 
@@ -106,6 +107,53 @@ static int none_write_options(sqfs_compressor_t *cmp, sqfs_file_t *file)
 static int none_read_options(sqfs_compressor_t *cmp, sqfs_file_t *file)
 {
 	return 0;
+}
+
+/* ---- a compressor in front of another ---- */
+
+static void wrapper_get_configuration(const sqfs_compressor_t *base,
+				      sqfs_compressor_config_t *cfg)
+{
+	const struct aur_sqfs_wrapper *w =
+		(const struct aur_sqfs_wrapper *)base;
+
+	w->inner->get_configuration(w->inner, cfg);
+}
+
+static int wrapper_write_options(sqfs_compressor_t *base, sqfs_file_t *file)
+{
+	struct aur_sqfs_wrapper *w = (struct aur_sqfs_wrapper *)base;
+
+	return w->inner->write_options(w->inner, file);
+}
+
+static int wrapper_read_options(sqfs_compressor_t *base, sqfs_file_t *file)
+{
+	struct aur_sqfs_wrapper *w = (struct aur_sqfs_wrapper *)base;
+
+	return w->inner->read_options(w->inner, file);
+}
+
+void aur_sqfs_wrapper_init(struct aur_sqfs_wrapper *w, sqfs_compressor_t *inner,
+			   sqfs_s32 (*do_block)(sqfs_compressor_t *,
+						const sqfs_u8 *, sqfs_u32,
+						sqfs_u8 *, sqfs_u32),
+			   sqfs_object_t *(*copy)(const sqfs_object_t *),
+			   void (*destroy)(sqfs_object_t *))
+{
+	w->base.base.destroy = destroy;
+	w->base.base.copy = copy;
+	w->base.get_configuration = wrapper_get_configuration;
+	w->base.write_options = wrapper_write_options;
+	w->base.read_options = wrapper_read_options;
+	w->base.do_block = do_block;
+	w->inner = inner;
+}
+
+void aur_sqfs_wrapper_fini(struct aur_sqfs_wrapper *w)
+{
+	sqfs_destroy(w->inner);
+	w->inner = NULL;
 }
 
 /* 0 means "no smaller than the input": the caller keeps the block as it

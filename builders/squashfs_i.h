@@ -2,8 +2,8 @@
 /*
  * squashfs_i.h - libsquashfs glue for the squashfs writer (squashfs.h):
  * the output file over a caller's fd, the compressor that never
- * compresses, the one that probes file data before compressing it, gzip
- * through libdeflate,
+ * compresses, compressors in front of another (the one that probes file
+ * data before compressing it, gzip through libdeflate),
  * libsquashfs error codes as errnos, and the cache of
  * compressed blocks as one build sees it. Private to builders/squashfs*.c.
  */
@@ -39,6 +39,27 @@ sqfs_compressor_t *aur_sqfs_none_new(uint32_t block_size);
  * with, if it did, else the closest errno (SQFS_ERROR_ALLOC is -ENOMEM,
  * _OVERFLOW -EOVERFLOW, ...; library faults are -EIO). */
 int aur_sqfs_errno(const struct aur_sqfs_out *out, int err);
+
+/* A compressor in front of another: the configuration and the options
+ * are @inner's, the rest is the wrapper's own. A wrapper's struct starts
+ * with this one. */
+struct aur_sqfs_wrapper {
+	sqfs_compressor_t base; /* first member */
+	sqfs_compressor_t *inner; /* owned: freed by aur_sqfs_wrapper_fini */
+};
+
+/* Set @w up over @inner (taken over, may be NULL after a failed copy:
+ * the caller then destroys @w) with its own @do_block, @copy and
+ * @destroy. */
+void aur_sqfs_wrapper_init(struct aur_sqfs_wrapper *w, sqfs_compressor_t *inner,
+			   sqfs_s32 (*do_block)(sqfs_compressor_t *,
+						const sqfs_u8 *, sqfs_u32,
+						sqfs_u8 *, sqfs_u32),
+			   sqfs_object_t *(*copy)(const sqfs_object_t *),
+			   void (*destroy)(sqfs_object_t *));
+
+/* Free what aur_sqfs_wrapper_init set up: the inner compressor. */
+void aur_sqfs_wrapper_fini(struct aur_sqfs_wrapper *w);
 
 /* gzip for file data through libdeflate: @gzip's configuration and
  * options (libsquashfs's gzip compressor, default window, no strategies;

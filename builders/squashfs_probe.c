@@ -31,8 +31,8 @@
 #define PROBE_MIN_GAIN_SHIFT 7 /* a slice must lose 1/128 of its bytes */
 
 struct probing_cmp {
-	sqfs_compressor_t base;
-	sqfs_compressor_t *cmp; /* owned: compresses what the probe lets by */
+	struct aur_sqfs_wrapper
+		w; /* inner: compresses what the probe lets by */
 	ZSTD_CCtx *zstd; /* owned, one per copy: one per worker */
 	uint8_t out[ZSTD_COMPRESSBOUND(PROBE_SLICE)];
 };
@@ -72,36 +72,14 @@ static sqfs_s32 probing_do_block(sqfs_compressor_t *base, const sqfs_u8 *in,
 
 	if (incompressible(c, in, size))
 		return 0; /* libsquashfs stores it as it is */
-	return c->cmp->do_block(c->cmp, in, size, out, outsize);
-}
-
-static void probing_get_configuration(const sqfs_compressor_t *base,
-				      sqfs_compressor_config_t *cfg)
-{
-	const struct probing_cmp *c = (const struct probing_cmp *)base;
-
-	c->cmp->get_configuration(c->cmp, cfg);
-}
-
-static int probing_write_options(sqfs_compressor_t *base, sqfs_file_t *file)
-{
-	struct probing_cmp *c = (struct probing_cmp *)base;
-
-	return c->cmp->write_options(c->cmp, file);
-}
-
-static int probing_read_options(sqfs_compressor_t *base, sqfs_file_t *file)
-{
-	struct probing_cmp *c = (struct probing_cmp *)base;
-
-	return c->cmp->read_options(c->cmp, file);
+	return c->w.inner->do_block(c->w.inner, in, size, out, outsize);
 }
 
 static void probing_destroy(sqfs_object_t *obj)
 {
 	struct probing_cmp *c = (struct probing_cmp *)obj;
 
-	sqfs_destroy(c->cmp);
+	aur_sqfs_wrapper_fini(&c->w);
 	ZSTD_freeCCtx(c->zstd);
 	free(c);
 }
@@ -110,7 +88,7 @@ static sqfs_object_t *probing_copy(const sqfs_object_t *obj)
 {
 	const struct probing_cmp *c = (const struct probing_cmp *)obj;
 
-	return (sqfs_object_t *)aur_sqfs_probing_compressor(c->cmp);
+	return (sqfs_object_t *)aur_sqfs_probing_compressor(c->w.inner);
 }
 
 sqfs_compressor_t *aur_sqfs_probing_compressor(const sqfs_compressor_t *cmp)
@@ -119,17 +97,12 @@ sqfs_compressor_t *aur_sqfs_probing_compressor(const sqfs_compressor_t *cmp)
 
 	if (!c)
 		return NULL;
-	c->base.base.destroy = probing_destroy;
-	c->base.base.copy = probing_copy;
-	c->base.get_configuration = probing_get_configuration;
-	c->base.write_options = probing_write_options;
-	c->base.read_options = probing_read_options;
-	c->base.do_block = probing_do_block;
-	c->cmp = sqfs_copy(cmp);
+	aur_sqfs_wrapper_init(&c->w, sqfs_copy(cmp), probing_do_block,
+			      probing_copy, probing_destroy);
 	c->zstd = ZSTD_createCCtx();
-	if (!c->cmp || !c->zstd) {
-		probing_destroy(&c->base.base);
+	if (!c->w.inner || !c->zstd) {
+		probing_destroy(&c->w.base.base);
 		return NULL;
 	}
-	return &c->base;
+	return &c->w.base;
 }
